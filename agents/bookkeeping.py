@@ -1,0 +1,167 @@
+"""The seed's bookkeeping tables, kept in the target next to the data they describe.
+
+``migration_control`` is the progress log (one row per table run, updated per committed batch);
+``migration_mappings`` maps every legacy id to its UUID (primary key entity + legacy id, so a legacy
+id can never get a second UUID); ``migration_rejects`` holds every row that could not be migrated,
+with the row itself and the reason. Widened from the seed where it was too narrow: legacy ids are
+BIGINT, timestamps carry a zone, and control rows remember the last committed key for resume.
+"""
+
+from typing import Any
+
+from psycopg import sql
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.migration_control (
+  id BIGSERIAL PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  phase VARCHAR NOT NULL,
+  table_name VARCHAR NOT NULL,
+  operation VARCHAR NOT NULL,
+  status VARCHAR NOT NULL,
+  records_processed BIGINT NOT NULL DEFAULT 0,
+  records_rejected BIGINT NOT NULL DEFAULT 0,
+  total_records BIGINT,
+  started_at TIMESTAMPTZ,
+  completed_at TIMESTAMPTZ,
+  error_message TEXT,
+  batch_size INTEGER,
+  worker_id INTEGER,
+  partition_key TEXT,
+  last_key BIGINT,
+  source_query TEXT,
+  validation_query TEXT
+);
+CREATE INDEX IF NOT EXISTS migration_control_table_idx
+  ON {schema}.migration_control (table_name, partition_key, id DESC);
+CREATE TABLE IF NOT EXISTS {schema}.migration_mappings (
+  entity_type VARCHAR NOT NULL,
+  legacy_id BIGINT NOT NULL,
+  new_id UUID NOT NULL,
+  migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  migration_batch VARCHAR NOT NULL,
+  PRIMARY KEY (entity_type, legacy_id)
+);
+CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
+  entity_type VARCHAR NOT NULL,
+  legacy_id TEXT NOT NULL,
+  row_data JSONB NOT NULL,
+  reason TEXT NOT NULL,
+  rejected_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  migration_batch VARCHAR,
+  PRIMARY KEY (entity_type, legacy_id)
+);
+"""
+
+
+def ensure_bookkeeping(conn: Any, schema: str) -> None:
+    """Create the bookkeeping tables if missing (idempotent; safe to call every run)."""
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+
+
+def start_control(conn: Any, schema: str, *, run_id: str, table: str, partition: str | None,
+                  total: int, batch_size: int, source_query: str) -> tuple[int, int | None, int]:
+    """Open a control row; returns (id, key to resume after, rows already done) for resume.
+
+    A previous run of the same table and partition that never completed left its last committed
+    key behind; we continue after it instead of starting over.
+    """
+    s = sql.Identifier(schema)
+    prev = conn.execute(sql.SQL(
+        "SELECT id, status, last_key, records_processed, records_rejected FROM {}.migration_control "
+        "WHERE table_name = %s AND partition_key IS NOT DISTINCT FROM %s AND phase = 'execution' "
+        "ORDER BY id DESC LIMIT 1").format(s), (table, partition)).fetchone()
+    resume_key, done = None, 0
+    if prev and prev[1] in ("running", "failed") and prev[2] is not None:
+        resume_key, done = int(prev[2]), int(prev[3]) + int(prev[4])
+        conn.execute(sql.SQL("UPDATE {}.migration_control SET status = 'interrupted' "
+                             "WHERE id = %s").format(s), (prev[0],))
+    row = conn.execute(sql.SQL(
+        "INSERT INTO {}.migration_control (run_id, phase, table_name, operation, status, "
+        "total_records, started_at, batch_size, partition_key, source_query, last_key) VALUES "
+        "(%s, 'execution', %s, 'upsert', 'running', %s, now(), %s, %s, %s, %s) RETURNING id"
+    ).format(s), (run_id, table, total, batch_size, partition, source_query, resume_key)).fetchone()
+    return int(row[0]), resume_key, done
+
+
+def progress(conn: Any, schema: str, control_id: int, *, processed: int, rejected: int,
+             last_key: int | None, batch_size: int) -> None:
+    conn.execute(sql.SQL(
+        "UPDATE {}.migration_control SET records_processed = records_processed + %s, "
+        "records_rejected = records_rejected + %s, last_key = %s, batch_size = %s WHERE id = %s"
+    ).format(sql.Identifier(schema)), (processed, rejected, last_key, batch_size, control_id))
+
+
+def finish_control(conn: Any, schema: str, control_id: int, *, status: str,
+                   error: str | None = None) -> None:
+    conn.execute(sql.SQL(
+        "UPDATE {}.migration_control SET status = %s, completed_at = now(), error_message = %s "
+        "WHERE id = %s").format(sql.Identifier(schema)), (status, error, control_id))
+
+
+def status_rows(conn: Any, schema: str) -> list[tuple[Any, ...]]:
+    """Latest control row per table and partition, for ``dbmigrate status``."""
+    return list(conn.execute(sql.SQL(
+        "SELECT DISTINCT ON (table_name, partition_key) table_name, partition_key, status, "
+        "records_processed, records_rejected, total_records, started_at, completed_at, "
+        "error_message FROM {}.migration_control WHERE phase = 'execution' "
+        "ORDER BY table_name, partition_key, id DESC").format(sql.Identifier(schema))).fetchall())
+
+
+VALIDATION_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.migration_validation (
+  id BIGSERIAL PRIMARY KEY,
+  run_id TEXT,
+  table_name VARCHAR NOT NULL,
+  check_name VARCHAR NOT NULL,
+  passed BOOLEAN NOT NULL,
+  detail TEXT NOT NULL,
+  checked_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
+
+def record_checks(conn: Any, schema: str, table: str, run_id: str,
+                  outcomes: list[tuple[str, bool, str]]) -> None:
+    """Keep every validation outcome: the report and ``status`` read the latest per check."""
+    conn.execute(sql.SQL(VALIDATION_DDL).format(schema=sql.Identifier(schema)))
+    with conn.cursor() as cur:
+        cur.executemany(sql.SQL(
+            "INSERT INTO {}.migration_validation (run_id, table_name, check_name, passed, detail) "
+            "VALUES (%s, %s, %s, %s, %s)").format(sql.Identifier(schema)),
+            [(run_id, table, n, p, d) for n, p, d in outcomes])
+
+
+def latest_checks(conn: Any, schema: str, table: str) -> list[tuple[str, bool, str]]:
+    exists = conn.execute("SELECT to_regclass(%s)",
+                          (f'"{schema}".migration_validation',)).fetchone()[0]
+    if not exists:
+        return []
+    return [(str(n), bool(p), str(d)) for n, p, d in conn.execute(sql.SQL(
+        "SELECT DISTINCT ON (check_name) check_name, passed, detail FROM {}.migration_validation "
+        "WHERE table_name = %s ORDER BY check_name, id DESC").format(sql.Identifier(schema)),
+        (table,)).fetchall()]
+
+
+def latest_control(conn: Any, schema: str, table: str) -> tuple[str, str | None] | None:
+    exists = conn.execute("SELECT to_regclass(%s)",
+                          (f'"{schema}".migration_control',)).fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute(sql.SQL(
+        "SELECT status, error_message FROM {}.migration_control WHERE table_name = %s AND "
+        "phase = 'execution' ORDER BY id DESC LIMIT 1").format(sql.Identifier(schema)),
+        (table,)).fetchone()
+    return (str(row[0]), row[1]) if row else None
+
+
+def reject_samples(conn: Any, schema: str, table: str, limit: int = 5) -> list[dict[str, str]]:
+    exists = conn.execute("SELECT to_regclass(%s)",
+                          (f'"{schema}".migration_rejects',)).fetchone()[0]
+    if not exists:
+        return []
+    rows = conn.execute(sql.SQL(
+        "SELECT legacy_id, reason FROM {}.migration_rejects WHERE entity_type = %s "
+        "ORDER BY rejected_at, legacy_id LIMIT %s").format(sql.Identifier(schema)),
+        (table, limit)).fetchall()
+    return [{"legacy_id": str(a), "reason": str(b)} for a, b in rows]

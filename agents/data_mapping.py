@@ -1,0 +1,319 @@
+"""Data-mapping role (heuristic backend): one proposed :class:`TableMapping` per target table.
+
+Column pairing is a one-to-one assignment by descending evidence (name similarity after
+normalisation, type compatibility, value profile). The rule kind follows from the two types: an
+integer key feeding a UUID key becomes ``uuid_key``; a UUID foreign key is re-resolved from the
+legacy FK through ``migration_mappings``; text feeding an enum, boolean, date or numeric column is
+parsed with a detected format. Anything the agent cannot decide with confidence becomes a
+:class:`Decision` for a human.
+"""
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from agents.db import connect, qualified
+from agents.models import (
+    ColumnInfo,
+    ColumnRule,
+    DatabaseSchema,
+    Decision,
+    MigrationPlan,
+    TableInfo,
+    TableMapping,
+)
+from agents.naming import name_similarity, strip_table_words
+from agents.schema_analysis import distinct_values
+from agents.value_classifier import classify_values
+from agents.value_rules import (
+    DATE_FORMATS,
+    TIMESTAMP_FORMATS,
+    detect_date_formats,
+    looks_boolean,
+    looks_numeric_text,
+)
+
+LOW_CONFIDENCE = 0.9  # below this a rule is listed for review
+MATCH_THRESHOLD = 0.6
+SAMPLE_VALUES = 1000
+
+# Which source type families can feed which target family without parsing.
+COMPATIBLE: dict[str, set[str]] = {
+    "text": {"text", "integer", "numeric", "float", "date", "timestamp", "timestamptz", "boolean",
+             "uuid", "enum"},
+    "integer": {"integer"},
+    "numeric": {"numeric", "integer", "float"},
+    "float": {"float", "numeric", "integer"},
+    "boolean": {"boolean"},
+    "date": {"date", "timestamp", "timestamptz"},
+    "timestamp": {"timestamp", "timestamptz", "date"},
+    "timestamptz": {"timestamptz", "timestamp", "date"},
+    "uuid": {"uuid"},
+    "enum": {"enum"},
+    "json": {"json", "text"},
+}
+PARSEABLE_FROM_TEXT = {"enum", "boolean", "date", "timestamp", "timestamptz", "numeric", "integer",
+                       "float"}
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    source_dsn: str
+    source: DatabaseSchema
+    target: DatabaseSchema
+    plan: MigrationPlan
+
+
+def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
+    if src.data_type == tgt.data_type and src.udt_name == tgt.udt_name:
+        return 1.0
+    if src.data_type in COMPATIBLE.get(tgt.data_type, set()):
+        return 0.9
+    if src.data_type == "text" and tgt.data_type in PARSEABLE_FROM_TEXT:
+        return 0.7
+    if src.data_type == "integer" and tgt.data_type in ("boolean", "enum"):
+        return 0.6
+    return 0.0
+
+
+def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
+    """Name evidence, also after dropping words that merely repeat the table's name."""
+    return max(name_similarity(tcol, scol),
+               name_similarity(strip_table_words(tcol, ttable), strip_table_words(scol, stable)))
+
+
+def _best_enum_source(ctx: "MappingContext", src: TableInfo,
+                      tcol: ColumnInfo) -> tuple[str, float, float, str] | None:
+    """Data-driven choice of the column an enum is derived from (it may also feed another column).
+
+    A redesign often splits one legacy text field into a display name and a category, so the
+    source column may already be used; what decides is how many rows the classifier can label.
+    """
+    best = None
+    for scol in src.columns:
+        if scol.data_type != "text" or scol.name in src.primary_key:
+            continue
+        prof = src.profiles.get(scol.name)
+        if prof and prof.distinct_count > SAMPLE_VALUES:
+            continue
+        counted = distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name, scol.name,
+                                  limit=SAMPLE_VALUES)
+        if not counted:
+            continue
+        results = classify_values([v for v, _ in counted], list(tcol.enum_labels or []),
+                                  _sibling_text(ctx, src, scol.name))
+        total = sum(n for _, n in counted)
+        covered = sum(n for (v, n), r in zip(counted, results, strict=True)
+                      if r.label is not None and r.confidence >= 0.6)
+        share = covered / total if total else 0.0
+        if share >= 0.5 and (best is None or share > best[1]):
+            best = (scol.name, share, 1.0,
+                    f"{share:.0%} of {scol.name} values classify into {tcol.name} labels")
+    return best
+
+
+def _fk_source_column(src: TableInfo, ref_source: str) -> tuple[str, float, str] | None:
+    """The source column that references ``ref_source`` (declared or inferred)."""
+    best = None
+    for fk in src.foreign_keys:
+        if fk.ref_table == ref_source and len(fk.columns) == 1:
+            cand = (fk.columns[0], fk.confidence, fk.rationale)
+            if best is None or cand[1] > best[1]:
+                best = cand
+    return best
+
+
+def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
+    paired = {tp.target: tp for tp in ctx.plan.tables}
+    out = []
+    for name in ctx.plan.order:
+        tp = paired[name]
+        if tp.source is None:
+            continue
+        out.append(propose_table(ctx, ctx.target.table(name), ctx.source.table(tp.source),
+                                 tp.confidence, tp.rationale))
+    return out
+
+
+def propose_table(ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidence: float,
+                  rationale: str) -> TableMapping:
+    rules: list[ColumnRule] = []
+    decisions: list[Decision] = []
+    used: set[str] = set()
+    key_source = key_target = None
+    pairs = {tp.target: tp.source for tp in ctx.plan.tables}
+
+    # 1. Primary key.
+    if len(tgt.primary_key) == 1 and len(src.primary_key) == 1:
+        tcol = tgt.column(tgt.primary_key[0])
+        scol = src.column(src.primary_key[0])
+        key_source, key_target = scol.name, tcol.name
+        used.add(scol.name)
+        if tcol.data_type == "uuid" and scol.data_type == "integer":
+            rules.append(ColumnRule(target=tcol.name, kind="uuid_key", source=scol.name,
+                                    rationale="integer legacy key becomes a stable UUID"))
+        elif _type_fit(scol, tcol) >= 0.9:
+            rules.append(ColumnRule(target=tcol.name, kind="copy", source=scol.name,
+                                    rationale="primary key copied"))
+
+    # 2. Foreign keys of the target, re-resolved through the parents' legacy keys.
+    fk_cols: set[str] = set()
+    for fk in tgt.foreign_keys:
+        if len(fk.columns) != 1:
+            continue
+        tcol_name = fk.columns[0]
+        fk_cols.add(tcol_name)
+        parent_source = pairs.get(fk.ref_table)
+        found = _fk_source_column(src, parent_source) if parent_source else None
+        if found:
+            col, conf, why = found
+            used.add(col)
+            rules.append(ColumnRule(target=tcol_name, kind="fk", source=col,
+                                    fk_target=fk.ref_table, confidence=conf,
+                                    rationale=f"{src.name}.{col} -> {parent_source}: {why}"))
+        elif tgt.column(tcol_name).nullable:
+            rules.append(ColumnRule(target=tcol_name, kind="constant", value=None,
+                                    confidence=0.5,
+                                    rationale=f"no legacy column references {parent_source}; "
+                                              "left empty"))
+        else:
+            decisions.append(Decision(
+                id=f"{tgt.name}.{tcol_name}.source", about="source", column=tcol_name,
+                key=fk.ref_table,
+                question=(f"Which legacy column of {src.name} points at the {fk.ref_table} row "
+                          f"for {tgt.name}.{tcol_name}?"),
+                options=[c.name for c in src.columns if c.data_type == "integer"],
+                rationale=f"no declared or inferred key from {src.name} to {parent_source}"))
+
+    # 3. Data columns: one-to-one assignment by descending evidence.
+    wanted = [c for c in tgt.columns if c.name != key_target and c.name not in fk_cols]
+    candidates = []
+    for tcol in wanted:
+        for scol in src.columns:
+            if scol.name in used:
+                continue
+            fit = _type_fit(scol, tcol)
+            if fit == 0.0:
+                continue
+            name = column_name_similarity(tcol.name, tgt.name, scol.name, src.name)
+            candidates.append((0.75 * name + 0.25 * fit, name, tcol.name, scol.name))
+    candidates.sort(key=lambda c: (-c[0], c[2], c[3]))
+    chosen: dict[str, tuple[str, float, float, str]] = {}
+    for score, name, tname, sname in candidates:
+        if score < MATCH_THRESHOLD or tname in chosen or sname in used:
+            continue
+        chosen[tname] = (sname, score, name, f"name similarity {name:.2f} ({sname} -> {tname})")
+        used.add(sname)
+    for tcol in wanted:
+        if tcol.name not in chosen and tcol.data_type == "enum" and tcol.enum_labels:
+            derived = _best_enum_source(ctx, src, tcol)
+            if derived:
+                chosen[tcol.name] = derived
+    for tcol in wanted:
+        if tcol.name in chosen:
+            sname, score, name, why = chosen[tcol.name]
+            rule, more = _rule_for(ctx, tgt, src, tcol, src.column(sname), score, name, why)
+            rules.append(rule)
+            decisions.extend(more)
+        elif not tcol.nullable and not tcol.has_default:
+            decisions.append(Decision(
+                id=f"{tgt.name}.{tcol.name}.source", about="source", column=tcol.name,
+                question=(f"{tgt.name}.{tcol.name} must have a value but no legacy column of "
+                          f"{src.name} clearly matches it. Which column (or which fixed value)?"),
+                options=[c.name for c in src.columns if c.name not in used],
+                rationale="no column name or type matched well enough"))
+    return TableMapping(target=tgt.name, source=src.name, key_source=key_source,
+                        key_target=key_target, columns=rules, decisions=decisions,
+                        confidence=confidence, rationale=rationale)
+
+
+def _rule_for(ctx: MappingContext, tgt: TableInfo, src: TableInfo, tcol: ColumnInfo,
+              scol: ColumnInfo, score: float, name_sim: float,
+              why: str) -> tuple[ColumnRule, list[Decision]]:
+    conf = round(min(1.0, 0.5 + score / 2) if name_sim >= 0.95 else score, 3)
+    t, s = tcol.data_type, scol.data_type
+    if t == "enum" and tcol.enum_labels:
+        return _enum_rule(ctx, tgt, src, tcol, scol, conf, why)
+    if s == t or s in COMPATIBLE.get(t, set()) and t not in ("boolean", "date", "timestamp",
+                                                            "timestamptz", "numeric"):
+        return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=conf,
+                          rationale=why), []
+    if s in COMPATIBLE.get(t, set()):
+        return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=conf,
+                          rationale=why + f"; {s} converts to {t} losslessly"), []
+    values = [v for v, _ in distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name,
+                                            scol.name, limit=SAMPLE_VALUES)]
+    if t == "boolean":
+        b = looks_boolean(values)
+        return ColumnRule(target=tcol.name, kind="boolean", source=scol.name,
+                          confidence=round(min(conf, 0.5 + b / 2), 3),
+                          rationale=why + f"; values {sorted(set(values))[:6]} read as true/false"
+                          ), []
+    if t in ("date", "timestamp", "timestamptz"):
+        fmts, fconf, note = detect_date_formats(
+            values, DATE_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS)
+        kind = "date" if t == "date" else "timestamp"
+        rule = ColumnRule(target=tcol.name, kind=kind, source=scol.name, formats=fmts,
+                          timezone="UTC" if kind == "timestamp" else None,
+                          confidence=round(min(conf, fconf), 3), rationale=f"{why}; {note}")
+        decisions = []
+        if fconf < 0.6 and fmts:
+            decisions.append(Decision(
+                id=f"{tgt.name}.{tcol.name}.format", about="format", column=tcol.name,
+                question=f"In which format are the dates of {src.name}.{scol.name} written?",
+                options=fmts[:4], proposed=fmts[0], confidence=fconf, rationale=note))
+        return rule, decisions
+    if t in ("numeric", "integer", "float"):
+        ok = looks_numeric_text(values)
+        return ColumnRule(target=tcol.name, kind="numeric", source=scol.name,
+                          confidence=round(min(conf, ok), 3),
+                          rationale=f"{why}; {ok:.0%} of values read as numbers"), []
+    return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=min(conf, 0.6),
+                      rationale=why + f"; {s} into {t} relies on PostgreSQL's cast"), []
+
+
+def _sibling_text(ctx: MappingContext, src: TableInfo, column: str) -> dict[str, str]:
+    """Other text columns of the rows holding each value: descriptions carry evidence."""
+    others = [c.name for c in src.columns if c.data_type == "text" and c.name != column]
+    if not others:
+        return {}
+    parts = sql.SQL(" || ' ' || ").join(
+        sql.SQL("coalesce(string_agg(DISTINCT {}, ' '), '')").format(sql.Identifier(o))
+        for o in others)
+    with connect(ctx.source_dsn, read_only=True) as conn:
+        rows = conn.execute(sql.SQL(
+            "SELECT {c}::text, left({parts}, 2000) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
+            "LIMIT {n}").format(c=sql.Identifier(column), parts=parts,
+                                t=qualified(ctx.source.schema_name, src.name),
+                                n=sql.Literal(SAMPLE_VALUES))).fetchall()
+    return {str(v): str(t) for v, t in rows}
+
+
+def _enum_rule(ctx: MappingContext, tgt: TableInfo, src: TableInfo, tcol: ColumnInfo,
+               scol: ColumnInfo, conf: float, why: str) -> tuple[ColumnRule, list[Decision]]:
+    labels = list(tcol.enum_labels or [])
+    values = [v for v, _ in distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name,
+                                            scol.name, limit=SAMPLE_VALUES)]
+    results = classify_values(values, labels, _sibling_text(ctx, src, scol.name))
+    value_map: dict[str, str | None] = {}
+    decisions = []
+    low = []
+    for r in results:
+        value_map[r.value] = r.label
+        if r.label is None or r.confidence < 0.6:
+            decisions.append(Decision(
+                id=f"{tgt.name}.{tcol.name}.value:{r.value}", about="value", column=tcol.name,
+                key=r.value, options=labels, proposed=r.label, confidence=r.confidence,
+                question=(f"Legacy {scol.name} '{r.value}' in {src.name}: which {tcol.name} "
+                          f"should it become?"),
+                rationale=r.rationale))
+        elif r.confidence < LOW_CONFIDENCE:
+            low.append(f"'{r.value}' -> {r.label} ({r.rationale})")
+    mapped = sum(1 for r in results if r.label is not None)
+    rationale = f"{why}; {mapped}/{len(results)} distinct values mapped by evidence"
+    if low:
+        rationale += "; less certain: " + "; ".join(low[:4]) + (
+            f"; and {len(low) - 4} more" if len(low) > 4 else "")
+    min_conf = min((r.confidence for r in results if r.label is not None), default=0.0)
+    return ColumnRule(target=tcol.name, kind="enum", source=scol.name, value_map=value_map,
+                      confidence=round(min(conf, min_conf), 3), rationale=rationale), decisions

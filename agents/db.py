@@ -1,0 +1,72 @@
+"""Connections and DSN hygiene.
+
+psycopg 3 is the data path (streaming COPY in both directions); SQLAlchemy is used only for
+introspection. DSNs carry passwords, so anything that may reach a log, a report or an error message
+goes through :func:`redact` first.
+"""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from agents.errors import ConnectionConfigError
+
+_PASSWORD_IN_URL = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@?]*:)([^@]*)(@)")
+_PASSWORD_KV = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Hide passwords in anything DSN-shaped inside ``text``.
+
+    >>> redact("postgresql://app:s3cret@db:5432/x")
+    'postgresql://app:***@db:5432/x'
+    >>> redact("host=db password=s3cret dbname=x")
+    'host=db password=*** dbname=x'
+    """
+    text = _PASSWORD_IN_URL.sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
+    return _PASSWORD_KV.sub(lambda m: f"{m.group(1)}***", text)
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same DSN spelled for SQLAlchemy's psycopg 3 dialect."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if dsn.startswith(prefix):
+            return "postgresql+psycopg://" + dsn[len(prefix):]
+    raise ConnectionConfigError(
+        "the DSN must be a postgresql:// URL (key=value strings are not supported for introspection)"
+    )
+
+
+@contextmanager
+def connect(dsn: str, *, read_only: bool = False, role: str | None = None,
+            autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """Open a connection; errors never echo the DSN.
+
+    ``read_only`` makes every transaction read-only (the source must never be written);
+    ``role`` is ``SET ROLE`` on the target so row-level security policies apply to our writes.
+    """
+    try:
+        # Every session speaks UTC so that naive timestamps never shift with the server's zone.
+        conn = psycopg.connect(dsn, autocommit=autocommit, options="-c TimeZone=UTC")
+    except psycopg.OperationalError as exc:
+        raise ConnectionConfigError(
+            f"cannot connect to the database ({redact(str(exc)).strip().splitlines()[0]}); "
+            "check the DSN, that the server runs, and the credentials"
+        ) from None
+    try:
+        if read_only:
+            conn.read_only = True
+        if role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            if not autocommit:
+                conn.commit()
+        yield conn
+    finally:
+        conn.close()
+
+
+def qualified(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))

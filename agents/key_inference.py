@@ -1,0 +1,82 @@
+"""Foreign keys the legacy system never declared, inferred from names and values.
+
+A column is a candidate when its name points at another table (``cust_id`` -> ``customers``) and
+its type matches that table's single-column key. Values decide: the share of distinct values found
+in the referenced key (containment). Orphans do not veto a key (legacy data has them; they become
+rejects with a reason), but they lower the confidence.
+"""
+
+from psycopg import sql
+
+from agents.db import connect, qualified
+from agents.models import DatabaseSchema, ForeignKeyInfo, TableInfo
+from agents.naming import canonical_words, name_similarity
+
+MIN_CONTAINMENT = 0.8
+
+
+def _name_evidence(column: str, table: str, ref: TableInfo) -> float:
+    words = [w for w in canonical_words(column) if w not in ("id", "key", "fk", "ref")]
+    if not words:
+        return 0.0
+    stem = " ".join(words)
+    best = name_similarity(stem, ref.name, is_table=True)
+    if ref.primary_key:
+        best = max(best, 0.0 if ref.primary_key[0] == "id" else name_similarity(
+            column, ref.primary_key[0]))
+    return best
+
+
+def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
+    """Add inferred (``declared=False``) keys to every table of ``schema``."""
+    keyed = {t.name: t for t in schema.tables if len(t.primary_key) == 1}
+    updated = []
+    with connect(dsn, read_only=True) as conn:
+        for table in schema.tables:
+            declared = {tuple(fk.columns) for fk in table.foreign_keys}
+            found = list(table.foreign_keys)
+            for col in table.columns:
+                if (col.name,) in declared or col.name in table.primary_key:
+                    continue
+                if col.data_type not in ("integer", "text", "uuid"):
+                    continue
+                best: tuple[float, float, TableInfo] | None = None
+                for ref in keyed.values():
+                    if ref.name == table.name and not col.name.startswith(("parent", "manager")):
+                        continue
+                    ref_col = ref.column(ref.primary_key[0])
+                    if ref_col.data_type != col.data_type:
+                        continue
+                    evidence = _name_evidence(col.name, table.name, ref)
+                    if evidence < 0.75:
+                        continue
+                    containment = _containment(conn, schema.schema_name, table.name, col.name,
+                                               ref.name, ref_col.name)
+                    if containment is None or containment < MIN_CONTAINMENT:
+                        continue
+                    score = 0.5 * evidence + 0.5 * containment
+                    if best is None or score > best[0]:
+                        best = (score, containment, ref)
+                if best:
+                    score, containment, ref = best
+                    found.append(ForeignKeyInfo(
+                        columns=[col.name], ref_table=ref.name, ref_columns=list(ref.primary_key),
+                        declared=False, confidence=round(min(score, 0.95), 3),
+                        rationale=(f"name points at {ref.name}; {containment:.1%} of distinct "
+                                   f"values exist in {ref.name}.{ref.primary_key[0]}")))
+            updated.append(table.model_copy(update={"foreign_keys": found}))
+        conn.rollback()
+    return schema.model_copy(update={"tables": updated})
+
+
+def _containment(conn: object, schema: str, table: str, column: str, ref: str,
+                 ref_col: str) -> float | None:
+    row = conn.execute(sql.SQL(  # type: ignore[attr-defined]
+        "SELECT count(DISTINCT c.{col}), count(DISTINCT r.{rc}) FROM {t} c "
+        "LEFT JOIN {r} r ON r.{rc} = c.{col} WHERE c.{col} IS NOT NULL").format(
+            col=sql.Identifier(column), rc=sql.Identifier(ref_col), t=qualified(schema, table),
+            r=qualified(schema, ref))).fetchone()
+    total, hit = row
+    if not total:
+        return None
+    return float(hit) / float(total)

@@ -1,0 +1,182 @@
+"""Typed contracts between the agent roles.
+
+They double as the JSON schema given to an LLM backend, so each field says what it means. All are
+frozen and refuse unknown keys: a reply or a hand-edited file with a typo fails loudly instead of
+being half-applied.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- schema analysis
+class ColumnInfo(Model):
+    name: str = Field(description="Column name as stored in the database")
+    data_type: str = Field(description="PostgreSQL type name, e.g. integer, text, uuid, numeric")
+    udt_name: str = Field(description="Underlying type name; for enums the enum type's name")
+    nullable: bool = Field(description="Whether NULL is allowed")
+    has_default: bool = Field(default=False, description="Whether the column has a default")
+    enum_labels: list[str] | None = Field(default=None, description="Labels if an enum type")
+    max_length: int | None = Field(default=None, description="Character limit, if any")
+
+
+class ForeignKeyInfo(Model):
+    columns: list[str] = Field(description="Referencing columns in this table")
+    ref_table: str = Field(description="Referenced table")
+    ref_columns: list[str] = Field(description="Referenced columns")
+    declared: bool = Field(description="True if a constraint exists; False if inferred from data")
+    confidence: float = Field(default=1.0, description="1.0 for declared keys")
+    rationale: str = Field(default="declared constraint", description="Why we believe it")
+
+
+class ColumnProfile(Model):
+    name: str = Field(description="Column name")
+    rows_sampled: int = Field(description="Rows looked at")
+    null_count: int = Field(description="NULLs among sampled rows")
+    distinct_count: int = Field(description="Distinct non-null values among sampled rows")
+    top_values: list[tuple[str, int]] = Field(
+        default_factory=list, description="Most frequent values with counts (text form)"
+    )
+    min_value: str | None = Field(default=None, description="Smallest value (text form)")
+    max_value: str | None = Field(default=None, description="Largest value (text form)")
+
+
+class TableInfo(Model):
+    name: str = Field(description="Table name")
+    columns: list[ColumnInfo] = Field(description="Columns in ordinal order")
+    primary_key: list[str] = Field(default_factory=list, description="Primary key columns")
+    foreign_keys: list[ForeignKeyInfo] = Field(default_factory=list, description="FKs")
+    unique: list[list[str]] = Field(default_factory=list, description="Unique constraints")
+    row_count: int = Field(default=0, description="Exact row count at analysis time")
+    profiles: dict[str, ColumnProfile] = Field(default_factory=dict, description="By column")
+
+    def column(self, name: str) -> ColumnInfo:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name} has no column {name}")
+
+    def has_column(self, name: str) -> bool:
+        return any(c.name == name for c in self.columns)
+
+
+class DatabaseSchema(Model):
+    schema_name: str = Field(default="public", description="PostgreSQL schema analysed")
+    tables: list[TableInfo] = Field(description="Tables in name order")
+
+    def table(self, name: str) -> TableInfo:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"no table {name}")
+
+    def has_table(self, name: str) -> bool:
+        return any(t.name == name for t in self.tables)
+
+
+# --------------------------------------------------------------------------- mapping
+RuleKind = Literal[
+    "copy", "uuid_key", "fk", "enum", "boolean", "date", "timestamp", "numeric", "constant", "code"
+]
+
+
+class Filter(Model):
+    column: str = Field(description="Source column the row filter tests")
+    op: Literal["eq", "ne", "in", "not_in", "is_null", "not_null"] = Field(description="Operator")
+    value: str | int | float | bool | list[str | int | float] | None = Field(
+        default=None, description="Operand; a list for in/not_in"
+    )
+
+
+class ColumnRule(Model):
+    target: str = Field(description="Target column")
+    kind: RuleKind = Field(description="How the value is produced")
+    source: str | None = Field(default=None, description="Source column (None for constant)")
+    value_map: dict[str, str | None] = Field(
+        default_factory=dict, description="enum/boolean: source value -> target value"
+    )
+    value: str | None = Field(default=None, description="constant: the value to write")
+    fk_target: str | None = Field(default=None, description="fk: referenced target table")
+    formats: list[str] = Field(default_factory=list, description="date/timestamp input formats")
+    timezone: str | None = Field(default=None, description="timestamp: zone of naive values")
+    code: str | None = Field(default=None, description="code: Python defining transform(df)")
+    confidence: float = Field(default=1.0, description="0..1, how sure the agent is")
+    rationale: str = Field(default="", description="Evidence behind the rule")
+
+
+DecisionAbout = Literal["value", "source", "constant", "format", "pairing"]
+
+
+class Decision(Model):
+    id: str = Field(description="Stable identifier, e.g. technician_roles.role_type=Supervisor")
+    about: DecisionAbout = Field(description="What the answer sets")
+    column: str | None = Field(default=None, description="Target column concerned")
+    key: str | None = Field(default=None, description="about=value: the source value concerned")
+    question: str = Field(description="Plain-language question for the owner")
+    options: list[str] = Field(default_factory=list, description="Allowed answers, if closed")
+    proposed: str | None = Field(default=None, description="The agent's best guess, if any")
+    confidence: float = Field(default=0.0, description="Confidence in the proposal")
+    rationale: str = Field(default="", description="Why the agent is unsure")
+    answer: str | None = Field(default=None, description="The reviewer's answer")
+
+
+class TableMapping(Model):
+    target: str = Field(description="Target table")
+    source: str = Field(description="Primary source table")
+    key_source: str | None = Field(default=None, description="Legacy key column in the source")
+    key_target: str | None = Field(default=None, description="Target primary key column")
+    filters: list[Filter] = Field(default_factory=list, description="Rows to migrate (AND)")
+    columns: list[ColumnRule] = Field(description="One rule per target column that is written")
+    decisions: list[Decision] = Field(default_factory=list, description="Questions for a human")
+    confidence: float = Field(default=1.0, description="Confidence in the table pairing")
+    rationale: str = Field(default="", description="Why this source feeds this target")
+
+    def fk_targets(self) -> list[str]:
+        return sorted({r.fk_target for r in self.columns if r.kind == "fk" and r.fk_target})
+
+
+class TablePlan(Model):
+    target: str = Field(description="Target table")
+    source: str | None = Field(description="Primary source table, None if unpaired")
+    depends_on: list[str] = Field(default_factory=list, description="Targets loaded before")
+    rows_estimate: int = Field(default=0, description="Source rows")
+    batch_size: int = Field(default=50_000, description="Rows per committed batch")
+    confidence: float = Field(default=0.0, description="Pairing confidence")
+    rationale: str = Field(default="", description="Pairing evidence")
+
+
+class MigrationPlan(Model):
+    order: list[str] = Field(description="Target tables in load order (FK parents first)")
+    tables: list[TablePlan] = Field(description="Per target table")
+    unmapped_sources: list[str] = Field(default_factory=list, description="Sources nobody uses")
+    warnings: list[str] = Field(default_factory=list, description="Things a human should read")
+
+
+# --------------------------------------------------------------------------- validation
+class CheckOutcome(Model):
+    name: str = Field(description="Check name")
+    passed: bool = Field(description="Whether it passed")
+    detail: str = Field(description="One-line explanation with numbers")
+
+
+class TableReport(Model):
+    target: str
+    sources: list[str]
+    rows_source: int
+    rows_migrated: int
+    rows_rejected: int
+    checks: list[CheckOutcome]
+    reject_samples: list[dict[str, str]] = Field(default_factory=list)
+    seconds: float | None = None
+
+
+class MigrationReport(Model):
+    passed: bool
+    tables: list[TableReport]
+    decisions: list[Decision] = Field(default_factory=list)
+    generated_at: str = ""

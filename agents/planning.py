@@ -1,0 +1,108 @@
+"""Planning role: which legacy table feeds which target table, and in what order to load them.
+
+Pairing combines name evidence (after abbreviation/synonym/prefix normalisation) with column
+coverage, because a redesign often renames the table but keeps most of its columns. Load order is
+a topological sort of the *target's* foreign keys (networkx), so a child is always loaded after
+the parents whose UUIDs it must resolve.
+"""
+
+import networkx as nx
+
+from agents.errors import PlanningError
+from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
+from agents.naming import name_similarity
+
+PAIRING_THRESHOLD = 0.45
+TARGET_BATCH_BYTES = 16 * 1024 * 1024
+
+
+def column_coverage(target: TableInfo, source: TableInfo) -> float:
+    """Share of the target's data columns that have a plausible namesake in the source."""
+    wanted = [c for c in target.columns if c.name not in target.primary_key]
+    if not wanted:
+        return 0.0
+    covered = 0
+    for col in wanted:
+        best = max((name_similarity(col.name, s.name) for s in source.columns), default=0.0)
+        if best >= 0.75:
+            covered += 1
+    return covered / len(wanted)
+
+
+def pair_score(target: TableInfo, source: TableInfo) -> tuple[float, str]:
+    name = name_similarity(target.name, source.name, is_table=True)
+    coverage = column_coverage(target, source)
+    score = 0.5 * name + 0.5 * coverage
+    return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"
+
+
+def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> dict[str, tuple[str | None,
+                                                                                  float, str]]:
+    """Best source per target table; a source may feed several targets (a table split)."""
+    pairs: dict[str, tuple[str | None, float, str]] = {}
+    for t in target.tables:
+        scored = sorted(((*pair_score(t, s), s.name) for s in source.tables),
+                        key=lambda x: (-x[0], x[2]))
+        if not scored or scored[0][0] < PAIRING_THRESHOLD:
+            note = f"best candidate {scored[0][2]} ({scored[0][1]})" if scored else "no tables"
+            pairs[t.name] = (None, scored[0][0] if scored else 0.0, note)
+            continue
+        best_score, why, name = scored[0]
+        if len(scored) > 1 and scored[1][0] > best_score - 0.05:
+            why += f"; runner-up {scored[1][2]} scored {scored[1][0]:.2f}"
+            best_score = min(best_score, 0.6)
+        pairs[t.name] = (name, round(best_score, 3), why)
+    return pairs
+
+
+def load_order(target: DatabaseSchema) -> list[str]:
+    """Targets sorted so that every FK parent comes first; self-references are ignored here."""
+    graph: nx.DiGraph = nx.DiGraph()
+    for t in target.tables:
+        graph.add_node(t.name)
+        for fk in t.foreign_keys:
+            if fk.ref_table != t.name and target.has_table(fk.ref_table):
+                graph.add_edge(fk.ref_table, t.name)
+    try:
+        return list(nx.lexicographical_topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph)
+        raise PlanningError(
+            "the target's foreign keys form a cycle (" + " -> ".join(a for a, _ in cycle) +
+            "); make one of them DEFERRABLE or nullable so it can be filled in a second pass"
+        ) from None
+
+
+def batch_size_for(table: TableInfo) -> int:
+    """Rows per committed batch: about 16 MB of row data, between 5k and 200k rows."""
+    width = 0
+    for col in table.columns:
+        width += {"integer": 8, "numeric": 12, "uuid": 16, "boolean": 1, "date": 4,
+                  "timestamp": 8, "timestamptz": 8}.get(col.data_type, 32)
+    return max(5_000, min(200_000, TARGET_BATCH_BYTES // max(width, 1)))
+
+
+def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
+    pairs = pair_tables(source, target)
+    order = load_order(target)
+    tables = []
+    warnings = []
+    for name in order:
+        t = target.table(name)
+        src, conf, why = pairs[name]
+        deps = sorted({fk.ref_table for fk in t.foreign_keys
+                       if fk.ref_table != name and target.has_table(fk.ref_table)})
+        src_info = source.table(src) if src else None
+        tables.append(TablePlan(
+            target=name, source=src, depends_on=deps,
+            rows_estimate=src_info.row_count if src_info else 0,
+            batch_size=batch_size_for(src_info) if src_info else 50_000,
+            confidence=conf, rationale=why))
+        if src is None:
+            warnings.append(f"no legacy table clearly feeds {name} ({why}); it will stay empty "
+                            "unless you name a source in its mapping file")
+    used = {tp.source for tp in tables if tp.source}
+    unmapped = sorted(s.name for s in source.tables if s.name not in used)
+    for s in unmapped:
+        warnings.append(f"legacy table {s} is not migrated anywhere; check that this is intended")
+    return MigrationPlan(order=order, tables=tables, unmapped_sources=unmapped, warnings=warnings)

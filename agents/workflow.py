@@ -1,0 +1,126 @@
+"""The agent roles chained into the two user-facing steps, without Dagster.
+
+``plan_project`` runs analysis, planning and mapping and writes the reviewable files;
+``load_run_inputs`` reads them back, applies the reviewer's answers and refuses to go on while a
+decision is open. The Dagster layer and the CLI both call these.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.data_mapping import MappingContext, propose_mappings
+from agents.errors import MappingError, OpenDecisionsError
+from agents.execution import ExecutionSettings, check_mapping
+from agents.key_inference import infer_foreign_keys
+from agents.models import DatabaseSchema, Decision, Filter, MigrationPlan, TableMapping
+from agents.planning import make_plan
+from agents.project import Project, effective_mapping, open_decisions
+from agents.schema_analysis import introspect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: MigrationPlan
+    mappings: list[TableMapping]
+    source: DatabaseSchema
+    target: DatabaseSchema
+
+    @property
+    def open_decisions(self) -> list[Decision]:
+        return [d for m in self.mappings for d in m.decisions if d.answer is None]
+
+
+def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
+    src_dsn, tgt_dsn = project.dsns()
+    source = infer_foreign_keys(src_dsn, introspect(src_dsn, schema=project.settings.source_schema))
+    target = introspect(tgt_dsn, schema=project.settings.target_schema, profile=False)
+    if not target.tables:
+        raise MappingError(f"the target schema '{project.settings.target_schema}' has no tables; "
+                           "create the redesigned schema first (migrations, Supabase SQL editor, ...)")
+    project.save_schema("source", source)
+    project.save_schema("target", target)
+    return source, target
+
+
+def plan_project(project: Project) -> PlanResult:
+    source, target = analyse(project)
+    plan = make_plan(source, target)
+    src_dsn, _ = project.dsns()
+    mappings = propose_mappings(MappingContext(src_dsn, source, target, plan))
+    kept = []
+    for m in mappings:
+        path = project.mapping_path(m.target)
+        if path.exists():  # never overwrite a reviewed file; carry the reviewer's answers over
+            m = _carry_over(project.load_mapping(m.target), m)
+        project.save_mapping(m)
+        kept.append(m)
+    project.save_plan(plan)
+    return PlanResult(plan=plan, mappings=kept, source=source, target=target)
+
+
+def _carry_over(old: TableMapping, new: TableMapping) -> TableMapping:
+    answers = {d.id: d.answer for d in old.decisions if d.answer is not None}
+    decisions = [d.model_copy(update={"answer": answers.get(d.id)}) for d in new.decisions]
+    return new.model_copy(update={"decisions": decisions, "filters": old.filters or new.filters})
+
+
+def apply_review(project: Project, review_file: Path) -> None:
+    """Apply a reviewer's answers file (filters and decision answers) to the mapping files."""
+    data: dict[str, Any] = yaml.safe_load(review_file.read_text()) or {}
+    for target, review in data.items():
+        mapping = project.load_mapping(target)
+        answers = review.get("answers", {}) or {}
+        known = {d.id for d in mapping.decisions}
+        unknown = sorted(set(answers) - known)
+        if unknown:
+            raise MappingError(f"{review_file}: {target} has no decision(s) {unknown}; "
+                               f"known: {sorted(known)}")
+        decisions = [d.model_copy(update={"answer": answers.get(d.id, d.answer)})
+                     for d in mapping.decisions]
+        filters = [Filter.model_validate(f) for f in review.get("filters", [])] or mapping.filters
+        project.save_mapping(mapping.model_copy(update={"decisions": decisions,
+                                                        "filters": filters}))
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    project: Project
+    plan: MigrationPlan
+    source: DatabaseSchema
+    target: DatabaseSchema
+    mappings: dict[str, TableMapping]  # effective (decisions folded in), by target
+    reviewed: dict[str, TableMapping]  # as on disk
+    settings: ExecutionSettings
+
+
+def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
+    plan = project.load_plan()
+    source = project.load_schema("source")
+    target = project.load_schema("target")
+    reviewed = {m.target: m for m in project.load_mappings()}
+    blocking = [(t, d) for t, m in reviewed.items()
+                for d in open_decisions(m, accept_proposals=accept_proposals)]
+    if blocking:
+        lines = "\n".join(f"  - mappings/{t}.yaml: {d.id}: {d.question}" for t, d in blocking)
+        raise OpenDecisionsError(
+            f"{len(blocking)} decision(s) need an answer before the run:\n{lines}\n"
+            "Fill in `answer:` in those files, or pass --yes to accept the agents' proposals.")
+    effective = {}
+    for t, m in reviewed.items():
+        eff = effective_mapping(m, accept_proposals=accept_proposals)
+        check_mapping(eff, source.table(eff.source), target.table(eff.target))
+        effective[t] = eff
+    s = project.settings
+    batch = {tp.target: tp.batch_size for tp in plan.tables}
+    settings = ExecutionSettings(namespace=s.namespace, source_schema=s.source_schema,
+                                 target_schema=s.target_schema,
+                                 batch_size=min(batch.values(), default=50_000),
+                                 max_reject_ratio=s.max_reject_ratio, target_role=s.target_role)
+    return RunInputs(project=project, plan=plan, source=source, target=target, mappings=effective,
+                     reviewed=reviewed, settings=settings)

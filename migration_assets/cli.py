@@ -1,0 +1,226 @@
+"""``dbmigrate``: the command line (demo, plan, run, ui, status).
+
+Exit codes: 0 when every validation passed, 1 when the run finished but a check failed or a table
+was refused, 2 for a usage or configuration problem (with the message saying what to do).
+"""
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from agents.errors import MigrationError
+from agents.models import MigrationReport
+from agents.project import Project
+from agents.workflow import PlanResult, apply_review, plan_project
+
+console = Console(stderr=False, highlight=False)
+DEFAULT_DEMO_DIR = Path(".dbmigrate/demo")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    sys.exit(2)
+
+
+def _quiet_logs() -> None:
+    warnings.filterwarnings("ignore")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    os.environ.setdefault("DAGSTER_LOG_LEVEL", "WARNING")
+
+
+def _ensure_embedded(project: Project) -> None:
+    """An embedded project needs its server running; start (or attach to) it."""
+    if project.settings.embedded:
+        from resources.embedded_postgres import start
+
+        start(project.root / ".pg")
+
+
+def print_plan(result: PlanResult) -> None:
+    table = Table(title="Plan: legacy → target (load order)")
+    for col in ("#", "target", "from legacy", "rows", "confidence", "why"):
+        table.add_column(col)
+    for i, tp in enumerate(result.plan.tables, 1):
+        table.add_row(str(i), tp.target, tp.source or "[red]none[/]", str(tp.rows_estimate),
+                      f"{tp.confidence:.0%}", tp.rationale)
+    console.print(table)
+    for w in result.plan.warnings:
+        console.print(f"[yellow]![/] {w}")
+    low = [(m.target, r) for m in result.mappings for r in m.columns if r.confidence < 0.9]
+    if low:
+        console.print("\n[bold]Rules below 90% confidence[/] (review them in mappings/*.yaml):")
+        for t, r in low:
+            console.print(f"  {t}.{r.target} ← {r.source} ({r.kind}, {r.confidence:.0%})")
+    open_ = result.open_decisions
+    if open_:
+        console.print(f"\n[bold]{len(open_)} decision(s) need a human[/]:")
+        for d in open_:
+            console.print(f"  ❓ {d.question} [dim]({d.id}; proposed: {d.proposed})[/]")
+    else:
+        console.print("\nNo decision needs a human.")
+
+
+def print_report(report: MigrationReport, root: Path) -> None:
+    table = Table(title="Migration summary")
+    for col in ("table", "from", "legacy rows", "migrated", "rejected", "checks"):
+        table.add_column(col, justify="right" if col in ("legacy rows", "migrated",
+                                                         "rejected") else "left")
+    for t in report.tables:
+        ok = sum(c.passed for c in t.checks)
+        style = "green" if ok == len(t.checks) else "red"
+        table.add_row(t.target, ", ".join(t.sources), str(t.rows_source), str(t.rows_migrated),
+                      str(t.rows_rejected), f"[{style}]{ok}/{len(t.checks)}[/]")
+    console.print(table)
+    for t in report.tables:
+        for c in t.checks:
+            if not c.passed:
+                console.print(f"[red]✗ {t.target}.{c.name}[/]: {c.detail}")
+    verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
+    console.print(f"{verdict}  report: {root / 'report.md'} and {root / 'report.json'}")
+
+
+def _run(root: Path, accept: bool) -> int:
+    from migration_assets.runner import run_project
+
+    outcome = run_project(root, accept_proposals=accept)
+    for f in outcome.failures:
+        console.print(f"[red]table failed:[/] {f}")
+    print_report(outcome.report, root)
+    return 0 if outcome.report.passed and outcome.success else 1
+
+
+@click.group()
+def main() -> None:
+    """Guided, verifiable migrations from a legacy PostgreSQL schema into a redesigned one."""
+
+
+@main.command()
+@click.option("--source", "source_dsn", envvar="DBMIGRATE_SOURCE_DSN", help="Legacy DSN.")
+@click.option("--target", "target_dsn", envvar="DBMIGRATE_TARGET_DSN", help="Target DSN.")
+@click.option("--project", "project_dir", type=click.Path(path_type=Path),
+              default=DEFAULT_DEMO_DIR, show_default=True)
+def demo(source_dsn: str | None, target_dsn: str | None, project_dir: Path) -> None:
+    """Run the bundled migration end to end (embedded PostgreSQL unless DSNs are given)."""
+    _quiet_logs()
+    from demo.legacy_db import REVIEW_FILE, install_legacy, install_target
+
+    root = project_dir.resolve()
+    try:
+        embedded = not (source_dsn and target_dsn)
+        if embedded:
+            from resources.embedded_postgres import start
+
+            console.print(f"Starting embedded PostgreSQL in {root / '.pg'} …")
+            server = start(root / ".pg")
+            source_dsn = server.create_database("legacy")
+            target_dsn = server.create_database("target")
+        assert source_dsn and target_dsn
+        install_legacy(source_dsn, only_if_missing=True)
+        install_target(target_dsn)
+        project = Project.create(root, source_dsn=source_dsn, target_dsn=target_dsn,
+                                 embedded=embedded)
+        result = plan_project(project)
+        print_plan(result)
+        console.print(f"\nApplying the reviewer's answers from {REVIEW_FILE.name} …")
+        apply_review(project, REVIEW_FILE)
+        code = _run(root, accept=False)
+    except MigrationError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--source", "source_dsn", envvar="DBMIGRATE_SOURCE_DSN", required=True)
+@click.option("--target", "target_dsn", envvar="DBMIGRATE_TARGET_DSN", required=True)
+@click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--source-schema", default="public", show_default=True)
+@click.option("--target-schema", default="public", show_default=True)
+def plan(source_dsn: str, target_dsn: str, project_dir: Path, source_schema: str,
+         target_schema: str) -> None:
+    """Analyse both databases and write plan.yaml and mappings/*.yaml for review."""
+    _quiet_logs()
+    try:
+        project = Project.create(project_dir.resolve(), source_dsn=source_dsn,
+                                 target_dsn=target_dsn, source_schema=source_schema,
+                                 target_schema=target_schema)
+        result = plan_project(project)
+    except MigrationError as exc:
+        _fail(exc)
+    print_plan(result)
+    console.print(f"\nWrote {project.root / 'plan.yaml'} and {len(result.mappings)} mapping "
+                  f"file(s) in {project.mappings_dir}. Review them, then: "
+                  f"dbmigrate run --project {project_dir}")
+
+
+@main.command()
+@click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--yes", is_flag=True, help="Accept the agents' proposals for open decisions.")
+def run(project_dir: Path, yes: bool) -> None:
+    """Execute the reviewed mappings, validate, and write report.md / report.json."""
+    _quiet_logs()
+    root = project_dir.resolve()
+    try:
+        _ensure_embedded(Project.load(root))
+        code = _run(root, accept=yes)
+    except MigrationError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
+def status(project_dir: Path) -> None:
+    """Progress of each table from migration_control."""
+    from agents import bookkeeping
+    from agents.db import connect
+
+    try:
+        project = Project.load(project_dir.resolve())
+        _ensure_embedded(project)
+        _, tgt = project.dsns()
+        with connect(tgt, read_only=True) as conn:
+            exists = conn.execute("SELECT to_regclass(%s)", (
+                f'"{project.settings.target_schema}".migration_control',)).fetchone()[0]
+            rows = bookkeeping.status_rows(conn, project.settings.target_schema) if exists else []
+    except MigrationError as exc:
+        _fail(exc)
+    table = Table(title="Migration status")
+    for col in ("table", "partition", "status", "processed", "rejected", "total", "started",
+                "completed", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    console.print(table if rows else "Nothing has run yet.")
+
+
+@main.command()
+@click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--port", default=3000, show_default=True)
+@click.option("--yes", is_flag=True, help="Let UI runs accept the agents' proposals.")
+def ui(project_dir: Path, port: int, yes: bool) -> None:
+    """The Dagster UI (webserver and daemon) on this project's assets."""
+    root = project_dir.resolve()
+    try:
+        project = Project.load(root)
+        _ensure_embedded(project)
+    except MigrationError as exc:
+        _fail(exc)
+    home = root / ".dagster"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "DBMIGRATE_PROJECT": str(root), "DAGSTER_HOME": str(home),
+           "DBMIGRATE_ACCEPT_PROPOSALS": "1" if yes else "0"}
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    cmd = [sys.executable, "-m", "dagster", "dev", "-p", str(port), "-h", "127.0.0.1"]
+    cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "migration_assets.definitions"]
+    sys.exit(subprocess.call(cmd, env=env))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Composition root: the only place where assets, resources and jobs meet."""
+
+import os
+
+import dagster as dg
+
+from agents.project import SOURCE_ENV, TARGET_ENV
+from migration_assets.legacy import build_legacy_asset
+from migration_assets.mappings import build_mapping_asset
+from migration_assets.project_context import load_project, project_dir
+from migration_assets.report import build_report_asset
+from migration_assets.targets import build_target_asset
+from resources.databases import LegacyDatabase, TargetDatabase
+from resources.project import MigrationProject
+
+MIGRATE_JOB = "migrate"
+
+
+def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
+    loaded = load_project()
+    if loaded is None:
+        # No project yet: an empty but loadable location (the UI says what to do next).
+        return dg.Definitions()
+    project, plan, source, mappings = loaded
+    legacy_tables = sorted({m.source for m in mappings.values()})
+    assets: list[dg.AssetsDefinition] = [
+        build_legacy_asset(t, project.settings.source_schema) for t in legacy_tables]
+    targets = [t for t in plan.order if t in mappings]
+    parents = {tp.target: [d for d in tp.depends_on if d in mappings] for tp in plan.tables}
+    for t in targets:
+        assets.append(build_mapping_asset(t, mappings[t].source))
+        assets.append(build_target_asset(t, mappings[t].source, parents.get(t, [])))
+    assets.append(build_report_asset(targets))
+    job = dg.define_asset_job(MIGRATE_JOB, selection=dg.AssetSelection.all(),
+                              description="Migrate every table in foreign-key order, then report.")
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        resources={
+            "legacy_db": LegacyDatabase(dsn=dg.EnvVar(SOURCE_ENV)),
+            "target_db": TargetDatabase(dsn=dg.EnvVar(TARGET_ENV),
+                                        role=project.settings.target_role),
+            "project": MigrationProject(directory=str(project_dir()),
+                                        accept_proposals=accept_proposals),
+        },
+    )
+
+
+ACCEPT_ENV = "DBMIGRATE_ACCEPT_PROPOSALS"
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(accept_proposals=os.environ.get(ACCEPT_ENV) == "1")

@@ -1,0 +1,55 @@
+"""Running a project's migration through Dagster from a plain process (the CLI, the tests).
+
+The run uses the project's own persistent Dagster instance (``DIR/.dagster``), so `dbmigrate ui`
+later shows the same run history, asset materializations and check results.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from agents.models import MigrationReport
+from agents.project import Project
+from agents.reporting import assemble_report, write_report
+from agents.workflow import load_run_inputs
+from migration_assets.definitions import ACCEPT_ENV, MIGRATE_JOB, build_definitions
+from migration_assets.project_context import PROJECT_ENV
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    report: MigrationReport
+    success: bool
+    failures: list[str]
+
+
+def project_instance(root: Path) -> dg.DagsterInstance:
+    home = root / ".dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING") -> RunOutcome:
+    """Materialize every asset of the project in FK order and return the report."""
+    root = root.resolve()
+    project = Project.load(root)
+    inputs = load_run_inputs(project, accept_proposals=accept_proposals)  # fail fast, clearly
+    os.environ[PROJECT_ENV] = str(root)
+    os.environ[ACCEPT_ENV] = "1" if accept_proposals else "0"
+    defs = build_definitions(accept_proposals=accept_proposals)
+    job = defs.resolve_job_def(MIGRATE_JOB)
+    with project_instance(root) as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+    failures = [str(e.event_specific_data.error.message).strip()  # type: ignore[union-attr]
+                for e in result.all_events if e.is_step_failure and e.event_specific_data]
+    if result.success:
+        report = MigrationReport.model_validate_json((root / "report.json").read_text())
+    else:  # the report asset did not run because a table failed; the owner still gets a report
+        report = assemble_report(inputs)
+        write_report(inputs, report)
+    return RunOutcome(report=report, success=result.success, failures=failures)

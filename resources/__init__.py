@@ -1,0 +1,1 @@
+"""Dagster resources: thin ``ConfigurableResource`` wrappers around the plain libraries."""
