@@ -11,6 +11,8 @@ from typing import Any
 
 from psycopg import sql
 
+from agents.db import scalar
+
 DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.migration_control (
   id BIGSERIAL PRIMARY KEY,
@@ -59,53 +61,95 @@ def ensure_bookkeeping(conn: Any, schema: str) -> None:
     conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
 
 
-def start_control(conn: Any, schema: str, *, run_id: str, table: str, partition: str | None,
-                  total: int, batch_size: int, source_query: str) -> tuple[int, int | None, int]:
+def start_control(
+    conn: Any,
+    schema: str,
+    *,
+    run_id: str,
+    table: str,
+    partition: str | None,
+    total: int,
+    batch_size: int,
+    source_query: str,
+) -> tuple[int, int | None, int]:
     """Open a control row; returns (id, key to resume after, rows already done) for resume.
 
     A previous run of the same table and partition that never completed left its last committed
     key behind; we continue after it instead of starting over.
     """
     s = sql.Identifier(schema)
-    prev = conn.execute(sql.SQL(
-        "SELECT id, status, last_key, records_processed, records_rejected FROM {}.migration_control "
-        "WHERE table_name = %s AND partition_key IS NOT DISTINCT FROM %s AND phase = 'execution' "
-        "ORDER BY id DESC LIMIT 1").format(s), (table, partition)).fetchone()
+    prev = conn.execute(
+        sql.SQL(
+            "SELECT id, status, last_key, records_processed, records_rejected "
+            "FROM {}.migration_control WHERE table_name = %s "
+            "AND partition_key IS NOT DISTINCT FROM %s AND phase = 'execution' "
+            "ORDER BY id DESC LIMIT 1"
+        ).format(s),
+        (table, partition),
+    ).fetchone()
     resume_key, done = None, 0
     if prev and prev[1] in ("running", "failed") and prev[2] is not None:
         resume_key, done = int(prev[2]), int(prev[3]) + int(prev[4])
-        conn.execute(sql.SQL("UPDATE {}.migration_control SET status = 'interrupted' "
-                             "WHERE id = %s").format(s), (prev[0],))
-    row = conn.execute(sql.SQL(
-        "INSERT INTO {}.migration_control (run_id, phase, table_name, operation, status, "
-        "total_records, started_at, batch_size, partition_key, source_query, last_key) VALUES "
-        "(%s, 'execution', %s, 'upsert', 'running', %s, now(), %s, %s, %s, %s) RETURNING id"
-    ).format(s), (run_id, table, total, batch_size, partition, source_query, resume_key)).fetchone()
+        conn.execute(
+            sql.SQL("UPDATE {}.migration_control SET status = 'interrupted' WHERE id = %s").format(
+                s
+            ),
+            (prev[0],),
+        )
+    row = conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.migration_control (run_id, phase, table_name, operation, status, "
+            "total_records, started_at, batch_size, partition_key, source_query, last_key) VALUES "
+            "(%s, 'execution', %s, 'upsert', 'running', %s, now(), %s, %s, %s, %s) RETURNING id"
+        ).format(s),
+        (run_id, table, total, batch_size, partition, source_query, resume_key),
+    ).fetchone()
     return int(row[0]), resume_key, done
 
 
-def progress(conn: Any, schema: str, control_id: int, *, processed: int, rejected: int,
-             last_key: int | None, batch_size: int) -> None:
-    conn.execute(sql.SQL(
-        "UPDATE {}.migration_control SET records_processed = records_processed + %s, "
-        "records_rejected = records_rejected + %s, last_key = %s, batch_size = %s WHERE id = %s"
-    ).format(sql.Identifier(schema)), (processed, rejected, last_key, batch_size, control_id))
+def progress(
+    conn: Any,
+    schema: str,
+    control_id: int,
+    *,
+    processed: int,
+    rejected: int,
+    last_key: int | None,
+    batch_size: int,
+) -> None:
+    conn.execute(
+        sql.SQL(
+            "UPDATE {}.migration_control SET records_processed = records_processed + %s, "
+            "records_rejected = records_rejected + %s, last_key = %s, batch_size = %s WHERE id = %s"
+        ).format(sql.Identifier(schema)),
+        (processed, rejected, last_key, batch_size, control_id),
+    )
 
 
-def finish_control(conn: Any, schema: str, control_id: int, *, status: str,
-                   error: str | None = None) -> None:
-    conn.execute(sql.SQL(
-        "UPDATE {}.migration_control SET status = %s, completed_at = now(), error_message = %s "
-        "WHERE id = %s").format(sql.Identifier(schema)), (status, error, control_id))
+def finish_control(
+    conn: Any, schema: str, control_id: int, *, status: str, error: str | None = None
+) -> None:
+    conn.execute(
+        sql.SQL(
+            "UPDATE {}.migration_control SET status = %s, completed_at = now(), error_message = %s "
+            "WHERE id = %s"
+        ).format(sql.Identifier(schema)),
+        (status, error, control_id),
+    )
 
 
 def status_rows(conn: Any, schema: str) -> list[tuple[Any, ...]]:
     """Latest control row per table and partition, for ``dbmigrate status``."""
-    return list(conn.execute(sql.SQL(
-        "SELECT DISTINCT ON (table_name, partition_key) table_name, partition_key, status, "
-        "records_processed, records_rejected, total_records, started_at, completed_at, "
-        "error_message FROM {}.migration_control WHERE phase = 'execution' "
-        "ORDER BY table_name, partition_key, id DESC").format(sql.Identifier(schema))).fetchall())
+    return list(
+        conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (table_name, partition_key) table_name, partition_key, status, "
+                "records_processed, records_rejected, total_records, started_at, completed_at, "
+                "error_message FROM {}.migration_control WHERE phase = 'execution' "
+                "ORDER BY table_name, partition_key, id DESC"
+            ).format(sql.Identifier(schema))
+        ).fetchall()
+    )
 
 
 VALIDATION_DDL = """
@@ -121,47 +165,66 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_validation (
 """
 
 
-def record_checks(conn: Any, schema: str, table: str, run_id: str,
-                  outcomes: list[tuple[str, bool, str]]) -> None:
+def record_checks(
+    conn: Any, schema: str, table: str, run_id: str, outcomes: list[tuple[str, bool, str]]
+) -> None:
     """Keep every validation outcome: the report and ``status`` read the latest per check."""
     conn.execute(sql.SQL(VALIDATION_DDL).format(schema=sql.Identifier(schema)))
     with conn.cursor() as cur:
-        cur.executemany(sql.SQL(
-            "INSERT INTO {}.migration_validation (run_id, table_name, check_name, passed, detail) "
-            "VALUES (%s, %s, %s, %s, %s)").format(sql.Identifier(schema)),
-            [(run_id, table, n, p, d) for n, p, d in outcomes])
+        cur.executemany(
+            sql.SQL(
+                "INSERT INTO {}.migration_validation "
+                "(run_id, table_name, check_name, passed, detail) "
+                "VALUES (%s, %s, %s, %s, %s)"
+            ).format(sql.Identifier(schema)),
+            [(run_id, table, n, p, d) for n, p, d in outcomes],
+        )
 
 
 def latest_checks(conn: Any, schema: str, table: str) -> list[tuple[str, bool, str]]:
-    exists = conn.execute("SELECT to_regclass(%s)",
-                          (f'"{schema}".migration_validation',)).fetchone()[0]
+    exists = scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_validation',)))
     if not exists:
         return []
-    return [(str(n), bool(p), str(d)) for n, p, d in conn.execute(sql.SQL(
-        "SELECT DISTINCT ON (check_name) check_name, passed, detail FROM {}.migration_validation "
-        "WHERE table_name = %s ORDER BY check_name, id DESC").format(sql.Identifier(schema)),
-        (table,)).fetchall()]
+    return [
+        (str(n), bool(p), str(d))
+        for n, p, d in conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (check_name) check_name, passed, detail "
+                "FROM {}.migration_validation "
+                "WHERE table_name = %s ORDER BY check_name, id DESC"
+            ).format(sql.Identifier(schema)),
+            (table,),
+        ).fetchall()
+    ]
 
 
 def latest_control(conn: Any, schema: str, table: str) -> tuple[str, str | None] | None:
-    exists = conn.execute("SELECT to_regclass(%s)",
-                          (f'"{schema}".migration_control',)).fetchone()[0]
+    exists = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_control',)).fetchone()[
+        0
+    ]
     if not exists:
         return None
-    row = conn.execute(sql.SQL(
-        "SELECT status, error_message FROM {}.migration_control WHERE table_name = %s AND "
-        "phase = 'execution' ORDER BY id DESC LIMIT 1").format(sql.Identifier(schema)),
-        (table,)).fetchone()
+    row = conn.execute(
+        sql.SQL(
+            "SELECT status, error_message FROM {}.migration_control WHERE table_name = %s AND "
+            "phase = 'execution' ORDER BY id DESC LIMIT 1"
+        ).format(sql.Identifier(schema)),
+        (table,),
+    ).fetchone()
     return (str(row[0]), row[1]) if row else None
 
 
 def reject_samples(conn: Any, schema: str, table: str, limit: int = 5) -> list[dict[str, str]]:
-    exists = conn.execute("SELECT to_regclass(%s)",
-                          (f'"{schema}".migration_rejects',)).fetchone()[0]
+    exists = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_rejects',)).fetchone()[
+        0
+    ]
     if not exists:
         return []
-    rows = conn.execute(sql.SQL(
-        "SELECT legacy_id, reason FROM {}.migration_rejects WHERE entity_type = %s "
-        "ORDER BY rejected_at, legacy_id LIMIT %s").format(sql.Identifier(schema)),
-        (table, limit)).fetchall()
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT legacy_id, reason FROM {}.migration_rejects WHERE entity_type = %s "
+            "ORDER BY rejected_at, legacy_id LIMIT %s"
+        ).format(sql.Identifier(schema)),
+        (table, limit),
+    ).fetchall()
     return [{"legacy_id": str(a), "reason": str(b)} for a, b in rows]

@@ -19,6 +19,7 @@ from agents.models import (
     DatabaseSchema,
     Decision,
     MigrationPlan,
+    RuleKind,
     TableInfo,
     TableMapping,
 )
@@ -39,8 +40,18 @@ SAMPLE_VALUES = 1000
 
 # Which source type families can feed which target family without parsing.
 COMPATIBLE: dict[str, set[str]] = {
-    "text": {"text", "integer", "numeric", "float", "date", "timestamp", "timestamptz", "boolean",
-             "uuid", "enum"},
+    "text": {
+        "text",
+        "integer",
+        "numeric",
+        "float",
+        "date",
+        "timestamp",
+        "timestamptz",
+        "boolean",
+        "uuid",
+        "enum",
+    },
     "integer": {"integer"},
     "numeric": {"numeric", "integer", "float"},
     "float": {"float", "numeric", "integer"},
@@ -52,8 +63,16 @@ COMPATIBLE: dict[str, set[str]] = {
     "enum": {"enum"},
     "json": {"json", "text"},
 }
-PARSEABLE_FROM_TEXT = {"enum", "boolean", "date", "timestamp", "timestamptz", "numeric", "integer",
-                       "float"}
+PARSEABLE_FROM_TEXT = {
+    "enum",
+    "boolean",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "numeric",
+    "integer",
+    "float",
+}
 
 
 @dataclass(frozen=True)
@@ -78,12 +97,15 @@ def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
 
 def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
     """Name evidence, also after dropping words that merely repeat the table's name."""
-    return max(name_similarity(tcol, scol),
-               name_similarity(strip_table_words(tcol, ttable), strip_table_words(scol, stable)))
+    return max(
+        name_similarity(tcol, scol),
+        name_similarity(strip_table_words(tcol, ttable), strip_table_words(scol, stable)),
+    )
 
 
-def _best_enum_source(ctx: "MappingContext", src: TableInfo,
-                      tcol: ColumnInfo) -> tuple[str, float, float, str] | None:
+def _best_enum_source(
+    ctx: "MappingContext", src: TableInfo, tcol: ColumnInfo
+) -> tuple[str, float, float, str] | None:
     """Data-driven choice of the column an enum is derived from (it may also feed another column).
 
     A redesign often splits one legacy text field into a display name and a category, so the
@@ -96,19 +118,30 @@ def _best_enum_source(ctx: "MappingContext", src: TableInfo,
         prof = src.profiles.get(scol.name)
         if prof and prof.distinct_count > SAMPLE_VALUES:
             continue
-        counted = distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name, scol.name,
-                                  limit=SAMPLE_VALUES)
+        counted = distinct_values(
+            ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
+        )
         if not counted:
             continue
-        results = classify_values([v for v, _ in counted], list(tcol.enum_labels or []),
-                                  _sibling_text(ctx, src, scol.name))
+        results = classify_values(
+            [v for v, _ in counted],
+            list(tcol.enum_labels or []),
+            _sibling_text(ctx, src, scol.name),
+        )
         total = sum(n for _, n in counted)
-        covered = sum(n for (v, n), r in zip(counted, results, strict=True)
-                      if r.label is not None and r.confidence >= 0.6)
+        covered = sum(
+            n
+            for (v, n), r in zip(counted, results, strict=True)
+            if r.label is not None and r.confidence >= 0.6
+        )
         share = covered / total if total else 0.0
         if share >= 0.5 and (best is None or share > best[1]):
-            best = (scol.name, share, 1.0,
-                    f"{share:.0%} of {scol.name} values classify into {tcol.name} labels")
+            best = (
+                scol.name,
+                share,
+                1.0,
+                f"{share:.0%} of {scol.name} values classify into {tcol.name} labels",
+            )
     return best
 
 
@@ -130,13 +163,21 @@ def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
         tp = paired[name]
         if tp.source is None:
             continue
-        out.append(propose_table(ctx, ctx.target.table(name), ctx.source.table(tp.source),
-                                 tp.confidence, tp.rationale))
+        out.append(
+            propose_table(
+                ctx,
+                ctx.target.table(name),
+                ctx.source.table(tp.source),
+                tp.confidence,
+                tp.rationale,
+            )
+        )
     return out
 
 
-def propose_table(ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidence: float,
-                  rationale: str) -> TableMapping:
+def propose_table(
+    ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidence: float, rationale: str
+) -> TableMapping:
     rules: list[ColumnRule] = []
     decisions: list[Decision] = []
     used: set[str] = set()
@@ -150,11 +191,20 @@ def propose_table(ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidenc
         key_source, key_target = scol.name, tcol.name
         used.add(scol.name)
         if tcol.data_type == "uuid" and scol.data_type == "integer":
-            rules.append(ColumnRule(target=tcol.name, kind="uuid_key", source=scol.name,
-                                    rationale="integer legacy key becomes a stable UUID"))
+            rules.append(
+                ColumnRule(
+                    target=tcol.name,
+                    kind="uuid_key",
+                    source=scol.name,
+                    rationale="integer legacy key becomes a stable UUID",
+                )
+            )
         elif _type_fit(scol, tcol) >= 0.9:
-            rules.append(ColumnRule(target=tcol.name, kind="copy", source=scol.name,
-                                    rationale="primary key copied"))
+            rules.append(
+                ColumnRule(
+                    target=tcol.name, kind="copy", source=scol.name, rationale="primary key copied"
+                )
+            )
 
     # 2. Foreign keys of the target, re-resolved through the parents' legacy keys.
     fk_cols: set[str] = set()
@@ -168,22 +218,41 @@ def propose_table(ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidenc
         if found:
             col, conf, why = found
             used.add(col)
-            rules.append(ColumnRule(target=tcol_name, kind="fk", source=col,
-                                    fk_target=fk.ref_table, confidence=conf,
-                                    rationale=f"{src.name}.{col} -> {parent_source}: {why}"))
+            rules.append(
+                ColumnRule(
+                    target=tcol_name,
+                    kind="fk",
+                    source=col,
+                    fk_target=fk.ref_table,
+                    confidence=conf,
+                    rationale=f"{src.name}.{col} -> {parent_source}: {why}",
+                )
+            )
         elif tgt.column(tcol_name).nullable:
-            rules.append(ColumnRule(target=tcol_name, kind="constant", value=None,
-                                    confidence=0.5,
-                                    rationale=f"no legacy column references {parent_source}; "
-                                              "left empty"))
+            rules.append(
+                ColumnRule(
+                    target=tcol_name,
+                    kind="constant",
+                    value=None,
+                    confidence=0.5,
+                    rationale=f"no legacy column references {parent_source}; left empty",
+                )
+            )
         else:
-            decisions.append(Decision(
-                id=f"{tgt.name}.{tcol_name}.source", about="source", column=tcol_name,
-                key=fk.ref_table,
-                question=(f"Which legacy column of {src.name} points at the {fk.ref_table} row "
-                          f"for {tgt.name}.{tcol_name}?"),
-                options=[c.name for c in src.columns if c.data_type == "integer"],
-                rationale=f"no declared or inferred key from {src.name} to {parent_source}"))
+            decisions.append(
+                Decision(
+                    id=f"{tgt.name}.{tcol_name}.source",
+                    about="source",
+                    column=tcol_name,
+                    key=fk.ref_table,
+                    question=(
+                        f"Which legacy column of {src.name} points at the {fk.ref_table} row "
+                        f"for {tgt.name}.{tcol_name}?"
+                    ),
+                    options=[c.name for c in src.columns if c.data_type == "integer"],
+                    rationale=f"no declared or inferred key from {src.name} to {parent_source}",
+                )
+            )
 
     # 3. Data columns: one-to-one assignment by descending evidence.
     wanted = [c for c in tgt.columns if c.name != key_target and c.name not in fk_cols]
@@ -216,60 +285,120 @@ def propose_table(ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidenc
             rules.append(rule)
             decisions.extend(more)
         elif not tcol.nullable and not tcol.has_default:
-            decisions.append(Decision(
-                id=f"{tgt.name}.{tcol.name}.source", about="source", column=tcol.name,
-                question=(f"{tgt.name}.{tcol.name} must have a value but no legacy column of "
-                          f"{src.name} clearly matches it. Which column (or which fixed value)?"),
-                options=[c.name for c in src.columns if c.name not in used],
-                rationale="no column name or type matched well enough"))
-    return TableMapping(target=tgt.name, source=src.name, key_source=key_source,
-                        key_target=key_target, columns=rules, decisions=decisions,
-                        confidence=confidence, rationale=rationale)
+            decisions.append(
+                Decision(
+                    id=f"{tgt.name}.{tcol.name}.source",
+                    about="source",
+                    column=tcol.name,
+                    question=(
+                        f"{tgt.name}.{tcol.name} must have a value but no legacy column of "
+                        f"{src.name} clearly matches it. Which column (or which fixed value)?"
+                    ),
+                    options=[c.name for c in src.columns if c.name not in used],
+                    rationale="no column name or type matched well enough",
+                )
+            )
+    return TableMapping(
+        target=tgt.name,
+        source=src.name,
+        key_source=key_source,
+        key_target=key_target,
+        columns=rules,
+        decisions=decisions,
+        confidence=confidence,
+        rationale=rationale,
+    )
 
 
-def _rule_for(ctx: MappingContext, tgt: TableInfo, src: TableInfo, tcol: ColumnInfo,
-              scol: ColumnInfo, score: float, name_sim: float,
-              why: str) -> tuple[ColumnRule, list[Decision]]:
+def _rule_for(
+    ctx: MappingContext,
+    tgt: TableInfo,
+    src: TableInfo,
+    tcol: ColumnInfo,
+    scol: ColumnInfo,
+    score: float,
+    name_sim: float,
+    why: str,
+) -> tuple[ColumnRule, list[Decision]]:
     conf = round(min(1.0, 0.5 + score / 2) if name_sim >= 0.95 else score, 3)
     t, s = tcol.data_type, scol.data_type
     if t == "enum" and tcol.enum_labels:
         return _enum_rule(ctx, tgt, src, tcol, scol, conf, why)
-    if s == t or s in COMPATIBLE.get(t, set()) and t not in ("boolean", "date", "timestamp",
-                                                            "timestamptz", "numeric"):
-        return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=conf,
-                          rationale=why), []
+    if s == t or (
+        s in COMPATIBLE.get(t, set())
+        and t not in ("boolean", "date", "timestamp", "timestamptz", "numeric")
+    ):
+        return ColumnRule(
+            target=tcol.name, kind="copy", source=scol.name, confidence=conf, rationale=why
+        ), []
     if s in COMPATIBLE.get(t, set()):
-        return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=conf,
-                          rationale=why + f"; {s} converts to {t} losslessly"), []
-    values = [v for v, _ in distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name,
-                                            scol.name, limit=SAMPLE_VALUES)]
+        return ColumnRule(
+            target=tcol.name,
+            kind="copy",
+            source=scol.name,
+            confidence=conf,
+            rationale=why + f"; {s} converts to {t} losslessly",
+        ), []
+    values = [
+        v
+        for v, _ in distinct_values(
+            ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
+        )
+    ]
     if t == "boolean":
         b = looks_boolean(values)
-        return ColumnRule(target=tcol.name, kind="boolean", source=scol.name,
-                          confidence=round(min(conf, 0.5 + b / 2), 3),
-                          rationale=why + f"; values {sorted(set(values))[:6]} read as true/false"
-                          ), []
+        return ColumnRule(
+            target=tcol.name,
+            kind="boolean",
+            source=scol.name,
+            confidence=round(min(conf, 0.5 + b / 2), 3),
+            rationale=why + f"; values {sorted(set(values))[:6]} read as true/false",
+        ), []
     if t in ("date", "timestamp", "timestamptz"):
         fmts, fconf, note = detect_date_formats(
-            values, DATE_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS)
-        kind = "date" if t == "date" else "timestamp"
-        rule = ColumnRule(target=tcol.name, kind=kind, source=scol.name, formats=fmts,
-                          timezone="UTC" if kind == "timestamp" else None,
-                          confidence=round(min(conf, fconf), 3), rationale=f"{why}; {note}")
+            values, DATE_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS
+        )
+        kind: RuleKind = "date" if t == "date" else "timestamp"
+        rule = ColumnRule(
+            target=tcol.name,
+            kind=kind,
+            source=scol.name,
+            formats=fmts,
+            timezone="UTC" if kind == "timestamp" else None,
+            confidence=round(min(conf, fconf), 3),
+            rationale=f"{why}; {note}",
+        )
         decisions = []
         if fconf < 0.6 and fmts:
-            decisions.append(Decision(
-                id=f"{tgt.name}.{tcol.name}.format", about="format", column=tcol.name,
-                question=f"In which format are the dates of {src.name}.{scol.name} written?",
-                options=fmts[:4], proposed=fmts[0], confidence=fconf, rationale=note))
+            decisions.append(
+                Decision(
+                    id=f"{tgt.name}.{tcol.name}.format",
+                    about="format",
+                    column=tcol.name,
+                    question=f"In which format are the dates of {src.name}.{scol.name} written?",
+                    options=fmts[:4],
+                    proposed=fmts[0],
+                    confidence=fconf,
+                    rationale=note,
+                )
+            )
         return rule, decisions
     if t in ("numeric", "integer", "float"):
         ok = looks_numeric_text(values)
-        return ColumnRule(target=tcol.name, kind="numeric", source=scol.name,
-                          confidence=round(min(conf, ok), 3),
-                          rationale=f"{why}; {ok:.0%} of values read as numbers"), []
-    return ColumnRule(target=tcol.name, kind="copy", source=scol.name, confidence=min(conf, 0.6),
-                      rationale=why + f"; {s} into {t} relies on PostgreSQL's cast"), []
+        return ColumnRule(
+            target=tcol.name,
+            kind="numeric",
+            source=scol.name,
+            confidence=round(min(conf, ok), 3),
+            rationale=f"{why}; {ok:.0%} of values read as numbers",
+        ), []
+    return ColumnRule(
+        target=tcol.name,
+        kind="copy",
+        source=scol.name,
+        confidence=min(conf, 0.6),
+        rationale=why + f"; {s} into {t} relies on PostgreSQL's cast",
+    ), []
 
 
 def _sibling_text(ctx: MappingContext, src: TableInfo, column: str) -> dict[str, str]:
@@ -279,21 +408,39 @@ def _sibling_text(ctx: MappingContext, src: TableInfo, column: str) -> dict[str,
         return {}
     parts = sql.SQL(" || ' ' || ").join(
         sql.SQL("coalesce(string_agg(DISTINCT {}, ' '), '')").format(sql.Identifier(o))
-        for o in others)
+        for o in others
+    )
     with connect(ctx.source_dsn, read_only=True) as conn:
-        rows = conn.execute(sql.SQL(
-            "SELECT {c}::text, left({parts}, 2000) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
-            "LIMIT {n}").format(c=sql.Identifier(column), parts=parts,
-                                t=qualified(ctx.source.schema_name, src.name),
-                                n=sql.Literal(SAMPLE_VALUES))).fetchall()
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT {c}::text, left({parts}, 2000) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
+                "LIMIT {n}"
+            ).format(
+                c=sql.Identifier(column),
+                parts=parts,
+                t=qualified(ctx.source.schema_name, src.name),
+                n=sql.Literal(SAMPLE_VALUES),
+            )
+        ).fetchall()
     return {str(v): str(t) for v, t in rows}
 
 
-def _enum_rule(ctx: MappingContext, tgt: TableInfo, src: TableInfo, tcol: ColumnInfo,
-               scol: ColumnInfo, conf: float, why: str) -> tuple[ColumnRule, list[Decision]]:
+def _enum_rule(
+    ctx: MappingContext,
+    tgt: TableInfo,
+    src: TableInfo,
+    tcol: ColumnInfo,
+    scol: ColumnInfo,
+    conf: float,
+    why: str,
+) -> tuple[ColumnRule, list[Decision]]:
     labels = list(tcol.enum_labels or [])
-    values = [v for v, _ in distinct_values(ctx.source_dsn, ctx.source.schema_name, src.name,
-                                            scol.name, limit=SAMPLE_VALUES)]
+    values = [
+        v
+        for v, _ in distinct_values(
+            ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
+        )
+    ]
     results = classify_values(values, labels, _sibling_text(ctx, src, scol.name))
     value_map: dict[str, str | None] = {}
     decisions = []
@@ -301,19 +448,38 @@ def _enum_rule(ctx: MappingContext, tgt: TableInfo, src: TableInfo, tcol: Column
     for r in results:
         value_map[r.value] = r.label
         if r.label is None or r.confidence < 0.6:
-            decisions.append(Decision(
-                id=f"{tgt.name}.{tcol.name}.value:{r.value}", about="value", column=tcol.name,
-                key=r.value, options=labels, proposed=r.label, confidence=r.confidence,
-                question=(f"Legacy {scol.name} '{r.value}' in {src.name}: which {tcol.name} "
-                          f"should it become?"),
-                rationale=r.rationale))
+            decisions.append(
+                Decision(
+                    id=f"{tgt.name}.{tcol.name}.value:{r.value}",
+                    about="value",
+                    column=tcol.name,
+                    key=r.value,
+                    options=labels,
+                    proposed=r.label,
+                    confidence=r.confidence,
+                    question=(
+                        f"Legacy {scol.name} '{r.value}' in {src.name}: which {tcol.name} "
+                        f"should it become?"
+                    ),
+                    rationale=r.rationale,
+                )
+            )
         elif r.confidence < LOW_CONFIDENCE:
             low.append(f"'{r.value}' -> {r.label} ({r.rationale})")
     mapped = sum(1 for r in results if r.label is not None)
     rationale = f"{why}; {mapped}/{len(results)} distinct values mapped by evidence"
     if low:
-        rationale += "; less certain: " + "; ".join(low[:4]) + (
-            f"; and {len(low) - 4} more" if len(low) > 4 else "")
+        rationale += (
+            "; less certain: "
+            + "; ".join(low[:4])
+            + (f"; and {len(low) - 4} more" if len(low) > 4 else "")
+        )
     min_conf = min((r.confidence for r in results if r.label is not None), default=0.0)
-    return ColumnRule(target=tcol.name, kind="enum", source=scol.name, value_map=value_map,
-                      confidence=round(min(conf, min_conf), 3), rationale=rationale), decisions
+    return ColumnRule(
+        target=tcol.name,
+        kind="enum",
+        source=scol.name,
+        value_map=value_map,
+        confidence=round(min(conf, min_conf), 3),
+        rationale=rationale,
+    ), decisions

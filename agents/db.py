@@ -8,6 +8,7 @@ goes through :func:`redact` first.
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -34,15 +35,17 @@ def sqlalchemy_url(dsn: str) -> str:
     """The same DSN spelled for SQLAlchemy's psycopg 3 dialect."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if dsn.startswith(prefix):
-            return "postgresql+psycopg://" + dsn[len(prefix):]
+            return "postgresql+psycopg://" + dsn[len(prefix) :]
     raise ConnectionConfigError(
-        "the DSN must be a postgresql:// URL (key=value strings are not supported for introspection)"
+        "the DSN must be a postgresql:// URL "
+        "(key=value strings are not supported for introspection)"
     )
 
 
 @contextmanager
-def connect(dsn: str, *, read_only: bool = False, role: str | None = None,
-            autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def connect(
+    dsn: str, *, read_only: bool = False, role: str | None = None, autocommit: bool = False
+) -> Iterator[psycopg.Connection]:
     """Open a connection; errors never echo the DSN.
 
     ``read_only`` makes every transaction read-only (the source must never be written);
@@ -70,3 +73,11 @@ def connect(dsn: str, *, read_only: bool = False, role: str | None = None,
 
 def qualified(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+def scalar(cursor: Any) -> Any:
+    """The single value of a one-row, one-column result (``count(*)``, ``to_regclass``...)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row[0]

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from agents import bookkeeping
-from agents.db import connect, qualified
+from agents.db import connect, qualified, scalar
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
 from agents.models import Filter, TableInfo, TableMapping
@@ -68,9 +68,13 @@ def filter_sql(filters: list[Filter]) -> sql.Composable:
             parts.append(sql.SQL("{} {} {}").format(col, sql.SQL(ops[f.op]), sql.Literal(f.value)))
         elif f.op in ("in", "not_in"):
             values = f.value if isinstance(f.value, list) else [f.value]
-            parts.append(sql.SQL("{} {} ({})").format(
-                col, sql.SQL("IN" if f.op == "in" else "NOT IN"),
-                sql.SQL(", ").join(sql.Literal(v) for v in values)))
+            parts.append(
+                sql.SQL("{} {} ({})").format(
+                    col,
+                    sql.SQL("IN" if f.op == "in" else "NOT IN"),
+                    sql.SQL(", ").join(sql.Literal(v) for v in values),
+                )
+            )
         elif f.op == "is_null":
             parts.append(sql.SQL("{} IS NULL").format(col))
         else:
@@ -83,25 +87,33 @@ def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -
     where = f"mappings/{mapping.target}.yaml"
     for rule in mapping.columns:
         if not target.has_column(rule.target):
-            raise MappingError(f"target column {rule.target} does not exist in {target.name}",
-                               path=where)
+            raise MappingError(
+                f"target column {rule.target} does not exist in {target.name}", path=where
+            )
         if rule.kind not in ("constant", "code") and (
-                rule.source is None or not source.has_column(rule.source)):
-            raise MappingError(f"{rule.target}: source column {rule.source} does not exist in "
-                               f"{source.name}", path=where)
+            rule.source is None or not source.has_column(rule.source)
+        ):
+            raise MappingError(
+                f"{rule.target}: source column {rule.source} does not exist in {source.name}",
+                path=where,
+            )
         labels = target.column(rule.target).enum_labels
         if rule.kind == "enum" and labels:
             bad = sorted({v for v in rule.value_map.values() if v is not None} - set(labels))
             if bad:
-                raise MappingError(f"{rule.target}: {bad} are not labels of the enum "
-                                   f"({', '.join(labels)})", path=where)
+                raise MappingError(
+                    f"{rule.target}: {bad} are not labels of the enum ({', '.join(labels)})",
+                    path=where,
+                )
     for f in mapping.filters:
         if not source.has_column(f.column):
-            raise MappingError(f"filter column {f.column} does not exist in {source.name}",
-                               path=where)
+            raise MappingError(
+                f"filter column {f.column} does not exist in {source.name}", path=where
+            )
     if mapping.key_source and not source.has_column(mapping.key_source):
-        raise MappingError(f"key column {mapping.key_source} does not exist in {source.name}",
-                           path=where)
+        raise MappingError(
+            f"key column {mapping.key_source} does not exist in {source.name}", path=where
+        )
 
 
 def source_select(mapping: TableMapping, schema: str) -> tuple[list[str], sql.Composed]:
@@ -116,27 +128,42 @@ def source_select(mapping: TableMapping, schema: str) -> tuple[list[str], sql.Co
             break
     base = sql.SQL("SELECT {cols} FROM {t} WHERE {f}").format(
         cols=sql.SQL(", ").join(map(sql.Identifier, cols)) if cols else sql.SQL("*"),
-        t=qualified(schema, mapping.source), f=filter_sql(mapping.filters))
+        t=qualified(schema, mapping.source),
+        f=filter_sql(mapping.filters),
+    )
     return cols, base
 
 
-def count_source_rows(conn: Any, mapping: TableMapping, schema: str,
-                      key_range: tuple[int, int] | None = None) -> int:
+def count_source_rows(
+    conn: Any, mapping: TableMapping, schema: str, key_range: tuple[int, int] | None = None
+) -> int:
     where = [filter_sql(mapping.filters)]
     if key_range and mapping.key_source:
-        where.append(sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
-            k=sql.Identifier(mapping.key_source), lo=sql.Literal(key_range[0]),
-            hi=sql.Literal(key_range[1])))
+        where.append(
+            sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
+                k=sql.Identifier(mapping.key_source),
+                lo=sql.Literal(key_range[0]),
+                hi=sql.Literal(key_range[1]),
+            )
+        )
     q = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
-        qualified(schema, mapping.source), sql.SQL(" AND ").join(where))
-    return int(conn.execute(q).fetchone()[0])
+        qualified(schema, mapping.source), sql.SQL(" AND ").join(where)
+    )
+    return int(scalar(conn.execute(q)))
 
 
 class _Reader:
     """Keyset pages of the source as Arrow tables of strings."""
 
-    def __init__(self, conn: Any, mapping: TableMapping, schema: str, columns: list[str],
-                 all_columns: list[str], key_range: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        mapping: TableMapping,
+        schema: str,
+        columns: list[str],
+        all_columns: list[str],
+        key_range: tuple[int, int] | None,
+    ) -> None:
         self.conn = conn
         self.mapping = mapping
         self.names = columns or all_columns
@@ -152,16 +179,23 @@ class _Reader:
             if after is not None:
                 conds.append(sql.SQL("{} > {}").format(sql.Identifier(key), sql.Literal(after)))
             if self.key_range:
-                conds.append(sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
-                    k=sql.Identifier(key), lo=sql.Literal(self.key_range[0]),
-                    hi=sql.Literal(self.key_range[1])))
+                conds.append(
+                    sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
+                        k=sql.Identifier(key),
+                        lo=sql.Literal(self.key_range[0]),
+                        hi=sql.Literal(self.key_range[1]),
+                    )
+                )
             if conds:
                 q = sql.SQL("{} AND {}").format(q, sql.SQL(" AND ").join(conds))
-            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(q, sql.Identifier(key),
-                                                          sql.Literal(limit))
+            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(
+                q, sql.Identifier(key), sql.Literal(limit)
+            )
         buf = io.BytesIO()
-        with self.conn.cursor() as cur, cur.copy(
-                sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)) as copy:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)) as copy,
+        ):
             for chunk in copy:
                 buf.write(chunk)
         if buf.tell() == 0:
@@ -172,8 +206,12 @@ class _Reader:
             read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in self.names}, strings_can_be_null=True,
-                quoted_strings_can_be_null=False, null_values=[""]))
+                column_types={n: pa.string() for n in self.names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
+        )
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
@@ -185,8 +223,9 @@ def _csv_bytes(table: pa.Table) -> bytes:
 class _Writer:
     """Set-based writes into the target inside the current transaction."""
 
-    def __init__(self, conn: Any, mapping: TableMapping, target: TableInfo, schema: str,
-                 batch_tag: str) -> None:
+    def __init__(
+        self, conn: Any, mapping: TableMapping, target: TableInfo, schema: str, batch_tag: str
+    ) -> None:
         self.conn = conn
         self.mapping = mapping
         self.schema = schema
@@ -195,45 +234,70 @@ class _Writer:
         self.tident = qualified(schema, target.name)
         s = sql.Identifier(schema)
         ident = sql.SQL(", ").join(map(sql.Identifier, self.cols))
-        conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS _dbm_stage AS SELECT {c} FROM {t} "
-                             "WITH NO DATA").format(c=ident, t=self.tident))
+        conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS _dbm_stage AS SELECT {c} FROM {t} WITH NO DATA"
+            ).format(c=ident, t=self.tident)
+        )
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dbm_map (legacy_id BIGINT, new_id UUID)")
         pk = mapping.key_target
         if not pk:
-            raise MappingError(f"{target.name} needs a primary key mapped from the legacy key so "
-                               "that re-runs update instead of duplicating",
-                               path=f"mappings/{target.name}.yaml")
+            raise MappingError(
+                f"{target.name} needs a primary key mapped from the legacy key so "
+                "that re-runs update instead of duplicating",
+                path=f"mappings/{target.name}.yaml",
+            )
         others = [c for c in self.cols if c != pk]
-        conflict = sql.SQL("DO NOTHING")
+        conflict: sql.Composable = sql.SQL("DO NOTHING")
         if others:
-            conflict = sql.SQL("DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})").format(
-                sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                                        for c in others),
-                old=sql.SQL(", ").join(sql.SQL("{t}.{c}").format(t=sql.Identifier(target.name),
-                                                                 c=sql.Identifier(c))
-                                       for c in others),
-                new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c))
-                                       for c in others))
-        self.upsert = sql.SQL("INSERT INTO {t} AS {alias} ({c}) SELECT {c} FROM _dbm_stage "
-                              "ON CONFLICT ({pk}) {conflict}").format(
-            t=self.tident, alias=sql.Identifier(target.name), c=ident, pk=sql.Identifier(pk),
-            conflict=conflict)
+            conflict = sql.SQL(
+                "DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})"
+            ).format(
+                sets=sql.SQL(", ").join(
+                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in others
+                ),
+                old=sql.SQL(", ").join(
+                    sql.SQL("{t}.{c}").format(t=sql.Identifier(target.name), c=sql.Identifier(c))
+                    for c in others
+                ),
+                new=sql.SQL(", ").join(
+                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in others
+                ),
+            )
+        self.upsert = sql.SQL(
+            "INSERT INTO {t} AS {alias} ({c}) SELECT {c} FROM _dbm_stage "
+            "ON CONFLICT ({pk}) {conflict}"
+        ).format(
+            t=self.tident,
+            alias=sql.Identifier(target.name),
+            c=ident,
+            pk=sql.Identifier(pk),
+            conflict=conflict,
+        )
         self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
         self.map_insert = sql.SQL(
             "INSERT INTO {s}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
-            "SELECT {e}, legacy_id, new_id, {b} FROM _dbm_map ON CONFLICT DO NOTHING").format(
-            s=s, e=sql.Literal(mapping.target), b=sql.Literal(batch_tag))
-        self.has_rejects = bool(conn.execute(sql.SQL(
-            "SELECT EXISTS (SELECT 1 FROM {}.migration_rejects WHERE entity_type = %s)").format(s),
-            (mapping.target,)).fetchone()[0])
+            "SELECT {e}, legacy_id, new_id, {b} FROM _dbm_map ON CONFLICT DO NOTHING"
+        ).format(s=s, e=sql.Literal(mapping.target), b=sql.Literal(batch_tag))
+        self.has_rejects = bool(
+            scalar(
+                conn.execute(
+                    sql.SQL(
+                        "SELECT EXISTS (SELECT 1 FROM {}.migration_rejects WHERE entity_type = %s)"
+                    ).format(s),
+                    (mapping.target,),
+                )
+            )
+        )
 
     def write(self, res: BatchResult) -> list[tuple[int, str]]:
         """Write accepted rows; returns (row index, database error) for rows the DB refused."""
         table = pa.table({c: res.columns[c] for c in self.cols})
         return self._write_range(table, res.legacy_ids, 0, table.num_rows)
 
-    def _write_range(self, table: pa.Table, ids: np.ndarray | None, lo: int,
-                     hi: int) -> list[tuple[int, str]]:
+    def _write_range(
+        self, table: pa.Table, ids: np.ndarray | None, lo: int, hi: int
+    ) -> list[tuple[int, str]]:
         if lo >= hi:
             return []
         part = table.slice(lo, hi - lo)
@@ -241,10 +305,8 @@ class _Writer:
             with self.conn.transaction():
                 self._write_part(part, ids[lo:hi] if ids is not None else None)
             return []
-        except psycopg.errors.DataError as exc:
-            err = exc
-        except psycopg.errors.IntegrityError as exc:
-            err = exc
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            err: psycopg.Error = exc
         if hi - lo == 1:
             return [(lo, str(err).strip().splitlines()[0])]
         mid = (lo + hi) // 2
@@ -259,15 +321,20 @@ class _Writer:
         if ids is not None and self.mapping.key_target:
             key_col = self.mapping.key_target
             m = pa.table({"legacy_id": pa.array(ids, pa.int64()), "new_id": part.column(key_col)})
-            with conn.cursor().copy("COPY _dbm_map (legacy_id, new_id) FROM STDIN WITH "
-                                    "(FORMAT csv)") as copy:
+            with conn.cursor().copy(
+                "COPY _dbm_map (legacy_id, new_id) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
                 copy.write(_csv_bytes(m))
             conn.execute(self.map_insert)
             if self.has_rejects:
-                conn.execute(sql.SQL(
-                    "DELETE FROM {}.migration_rejects r USING _dbm_map m WHERE r.entity_type = %s "
-                    "AND r.legacy_id = m.legacy_id::text").format(sql.Identifier(self.schema)),
-                    (self.mapping.target,))
+                conn.execute(
+                    sql.SQL(
+                        "DELETE FROM {}.migration_rejects r USING _dbm_map m "
+                        "WHERE r.entity_type = %s "
+                        "AND r.legacy_id = m.legacy_id::text"
+                    ).format(sql.Identifier(self.schema)),
+                    (self.mapping.target,),
+                )
 
     def reject(self, rows: pd.DataFrame, key_source: str | None) -> None:
         if rows.empty:
@@ -277,36 +344,53 @@ class _Writer:
         for rec in rows.to_dict("records"):
             why = str(rec.pop("__reason"))
             legacy = str(rec.get(key_source)) if key_source else json.dumps(rec, sort_keys=True)
-            row = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-                   for k, v in rec.items()}
+            row = {
+                k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                for k, v in rec.items()
+            }
             payload.append((self.mapping.target, legacy, json.dumps(row), why, self.tag))
         with self.conn.cursor() as cur:
-            cur.executemany(sql.SQL(
-                "INSERT INTO {}.migration_rejects (entity_type, legacy_id, row_data, reason, "
-                "migration_batch) VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (entity_type, "
-                "legacy_id) DO UPDATE SET row_data = EXCLUDED.row_data, reason = EXCLUDED.reason, "
-                "rejected_at = now(), migration_batch = EXCLUDED.migration_batch").format(s),
-                payload)
+            cur.executemany(
+                sql.SQL(
+                    "INSERT INTO {}.migration_rejects (entity_type, legacy_id, row_data, reason, "
+                    "migration_batch) VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (entity_type, "
+                    "legacy_id) DO UPDATE SET row_data = EXCLUDED.row_data, "
+                    "reason = EXCLUDED.reason, "
+                    "rejected_at = now(), migration_batch = EXCLUDED.migration_batch"
+                ).format(s),
+                payload,
+            )
         self.has_rejects = True
 
 
 def _fk_resolver(conn: Any, schema: str) -> Callable[[str, np.ndarray], Mapping[int, str]]:
-    q = sql.SQL("SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE entity_type = %s "
-                "AND legacy_id = ANY(%s)").format(sql.Identifier(schema))
+    q = sql.SQL(
+        "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE entity_type = %s "
+        "AND legacy_id = ANY(%s)"
+    ).format(sql.Identifier(schema))
 
     def resolve(entity: str, ids: np.ndarray) -> Mapping[int, str]:
         if ids.size == 0:
             return {}
         rows = conn.execute(q, (entity, ids.tolist())).fetchall()
         return {int(a): str(b) for a, b in rows}
+
     return resolve
 
 
-def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, source: TableInfo,
-                  target: TableInfo, settings: ExecutionSettings, *,
-                  key_range: tuple[int, int] | None = None, partition: str | None = None,
-                  run_code: CodeRunner | None = None,
-                  on_progress: ProgressCallback | None = None) -> TableRun:
+def migrate_table(
+    source_dsn: str,
+    target_dsn: str,
+    mapping: TableMapping,
+    source: TableInfo,
+    target: TableInfo,
+    settings: ExecutionSettings,
+    *,
+    key_range: tuple[int, int] | None = None,
+    partition: str | None = None,
+    run_code: CodeRunner | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> TableRun:
     """Migrate one (approved, effective) table mapping; idempotent and resumable."""
     check_mapping(mapping, source, target)
     started = time.monotonic()
@@ -316,8 +400,10 @@ def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, sourc
     tschema = settings.target_schema
     # The target runs in autocommit with explicit transaction blocks: one per batch, savepoints
     # inside it for bisection.
-    with connect(source_dsn, read_only=True) as sconn, connect(
-            target_dsn, role=settings.target_role, autocommit=True) as tconn:
+    with (
+        connect(source_dsn, read_only=True) as sconn,
+        connect(target_dsn, role=settings.target_role, autocommit=True) as tconn,
+    ):
         sconn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         tconn.execute("SET TIME ZONE 'UTC'")
         bookkeeping.ensure_bookkeeping(tconn, tschema)
@@ -325,8 +411,15 @@ def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, sourc
         cols, base = source_select(mapping, settings.source_schema)
         all_cols = [c.name for c in source.columns]
         control_id, after, done = bookkeeping.start_control(
-            tconn, tschema, run_id=run_id, table=mapping.target, partition=partition,
-            total=total, batch_size=settings.batch_size, source_query=base.as_string(sconn))
+            tconn,
+            tschema,
+            run_id=run_id,
+            table=mapping.target,
+            partition=partition,
+            total=total,
+            batch_size=settings.batch_size,
+            source_query=base.as_string(sconn),
+        )
         resumed_after = after
         reader = _Reader(sconn, mapping, settings.source_schema, cols, all_cols, key_range)
         writer = _Writer(tconn, mapping, target, tschema, tag)
@@ -339,8 +432,9 @@ def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, sourc
                 page = reader.page(after, batch_size)
                 if page.num_rows == 0:
                     break
-                res = apply_mapping(page, mapping, target, seed=seed, resolve_fk=resolve,
-                                    run_code=run_code)
+                res = apply_mapping(
+                    page, mapping, target, seed=seed, resolve_fk=resolve, run_code=run_code
+                )
                 last = None
                 if mapping.key_source:
                     last = int(pd.to_numeric(page.column(mapping.key_source)[-1].as_py()))
@@ -348,13 +442,20 @@ def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, sourc
                     refused = writer.write(res)
                     rejects = res.rejected
                     if refused:
-                        rejects = pd.concat([rejects, _refused_rows(page, res, refused)],
-                                            ignore_index=True)
+                        rejects = pd.concat(
+                            [rejects, _refused_rows(page, res, refused)], ignore_index=True
+                        )
                     writer.reject(rejects, mapping.key_source)
                     n_rej = len(rejects)
-                    bookkeeping.progress(tconn, tschema, control_id,
-                                         processed=page.num_rows - n_rej, rejected=n_rej,
-                                         last_key=last, batch_size=batch_size)
+                    bookkeeping.progress(
+                        tconn,
+                        tschema,
+                        control_id,
+                        processed=page.num_rows - n_rej,
+                        rejected=n_rej,
+                        last_key=last,
+                        batch_size=batch_size,
+                    )
                 read += page.num_rows
                 rejected += n_rej
                 migrated += page.num_rows - n_rej
@@ -367,22 +468,31 @@ def migrate_table(source_dsn: str, target_dsn: str, mapping: TableMapping, sourc
                 batch_size = _adapt(batch_size, time.monotonic() - t0)
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
-                msg = (f"{rejected} of {read} rows ({ratio:.1%}) were rejected, above the "
-                       f"threshold of {settings.max_reject_ratio:.1%}; see migration_rejects "
-                       f"for the reasons, fix the mapping or the data, and re-run")
+                msg = (
+                    f"{rejected} of {read} rows ({ratio:.1%}) were rejected, above the "
+                    f"threshold of {settings.max_reject_ratio:.1%}; see migration_rejects "
+                    f"for the reasons, fix the mapping or the data, and re-run"
+                )
                 bookkeeping.finish_control(tconn, tschema, control_id, status="failed", error=msg)
                 raise ExecutionError(f"{mapping.target}: {msg}")
             bookkeeping.finish_control(tconn, tschema, control_id, status="completed")
         except ExecutionError:
             raise
         except Exception as exc:
-            bookkeeping.finish_control(tconn, tschema, control_id, status="failed",
-                                       error=str(exc)[:500])
+            bookkeeping.finish_control(
+                tconn, tschema, control_id, status="failed", error=str(exc)[:500]
+            )
             raise
         sconn.rollback()
-    return TableRun(target=mapping.target, rows_read=read, rows_migrated=migrated,
-                    rows_rejected=rejected, batches=batches,
-                    seconds=round(time.monotonic() - started, 3), resumed_after=resumed_after)
+    return TableRun(
+        target=mapping.target,
+        rows_read=read,
+        rows_migrated=migrated,
+        rows_rejected=rejected,
+        batches=batches,
+        seconds=round(time.monotonic() - started, 3),
+        resumed_after=resumed_after,
+    )
 
 
 def _refused_rows(page: pa.Table, res: BatchResult, refused: list[tuple[int, str]]) -> pd.DataFrame:

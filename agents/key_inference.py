@@ -6,6 +6,8 @@ in the referenced key (containment). Orphans do not veto a key (legacy data has 
 rejects with a reason), but they lower the confidence.
 """
 
+from typing import Any
+
 from psycopg import sql
 
 from agents.db import connect, qualified
@@ -22,8 +24,9 @@ def _name_evidence(column: str, table: str, ref: TableInfo) -> float:
     stem = " ".join(words)
     best = name_similarity(stem, ref.name, is_table=True)
     if ref.primary_key:
-        best = max(best, 0.0 if ref.primary_key[0] == "id" else name_similarity(
-            column, ref.primary_key[0]))
+        best = max(
+            best, 0.0 if ref.primary_key[0] == "id" else name_similarity(column, ref.primary_key[0])
+        )
     return best
 
 
@@ -50,8 +53,9 @@ def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
                     evidence = _name_evidence(col.name, table.name, ref)
                     if evidence < 0.75:
                         continue
-                    containment = _containment(conn, schema.schema_name, table.name, col.name,
-                                               ref.name, ref_col.name)
+                    containment = _containment(
+                        conn, schema.schema_name, table.name, col.name, ref.name, ref_col.name
+                    )
                     if containment is None or containment < MIN_CONTAINMENT:
                         continue
                     score = 0.5 * evidence + 0.5 * containment
@@ -59,23 +63,38 @@ def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
                         best = (score, containment, ref)
                 if best:
                     score, containment, ref = best
-                    found.append(ForeignKeyInfo(
-                        columns=[col.name], ref_table=ref.name, ref_columns=list(ref.primary_key),
-                        declared=False, confidence=round(min(score, 0.95), 3),
-                        rationale=(f"name points at {ref.name}; {containment:.1%} of distinct "
-                                   f"values exist in {ref.name}.{ref.primary_key[0]}")))
+                    found.append(
+                        ForeignKeyInfo(
+                            columns=[col.name],
+                            ref_table=ref.name,
+                            ref_columns=list(ref.primary_key),
+                            declared=False,
+                            confidence=round(min(score, 0.95), 3),
+                            rationale=(
+                                f"name points at {ref.name}; {containment:.1%} of distinct "
+                                f"values exist in {ref.name}.{ref.primary_key[0]}"
+                            ),
+                        )
+                    )
             updated.append(table.model_copy(update={"foreign_keys": found}))
         conn.rollback()
     return schema.model_copy(update={"tables": updated})
 
 
-def _containment(conn: object, schema: str, table: str, column: str, ref: str,
-                 ref_col: str) -> float | None:
-    row = conn.execute(sql.SQL(  # type: ignore[attr-defined]
-        "SELECT count(DISTINCT c.{col}), count(DISTINCT r.{rc}) FROM {t} c "
-        "LEFT JOIN {r} r ON r.{rc} = c.{col} WHERE c.{col} IS NOT NULL").format(
-            col=sql.Identifier(column), rc=sql.Identifier(ref_col), t=qualified(schema, table),
-            r=qualified(schema, ref))).fetchone()
+def _containment(
+    conn: Any, schema: str, table: str, column: str, ref: str, ref_col: str
+) -> float | None:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(DISTINCT c.{col}), count(DISTINCT r.{rc}) FROM {t} c "
+            "LEFT JOIN {r} r ON r.{rc} = c.{col} WHERE c.{col} IS NOT NULL"
+        ).format(
+            col=sql.Identifier(column),
+            rc=sql.Identifier(ref_col),
+            t=qualified(schema, table),
+            r=qualified(schema, ref),
+        )
+    ).fetchone()
     total, hit = row
     if not total:
         return None

@@ -36,13 +36,15 @@ def pair_score(target: TableInfo, source: TableInfo) -> tuple[float, str]:
     return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"
 
 
-def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> dict[str, tuple[str | None,
-                                                                                  float, str]]:
+def pair_tables(
+    source: DatabaseSchema, target: DatabaseSchema
+) -> dict[str, tuple[str | None, float, str]]:
     """Best source per target table; a source may feed several targets (a table split)."""
     pairs: dict[str, tuple[str | None, float, str]] = {}
     for t in target.tables:
-        scored = sorted(((*pair_score(t, s), s.name) for s in source.tables),
-                        key=lambda x: (-x[0], x[2]))
+        scored = sorted(
+            ((*pair_score(t, s), s.name) for s in source.tables), key=lambda x: (-x[0], x[2])
+        )
         if not scored or scored[0][0] < PAIRING_THRESHOLD:
             note = f"best candidate {scored[0][2]} ({scored[0][1]})" if scored else "no tables"
             pairs[t.name] = (None, scored[0][0] if scored else 0.0, note)
@@ -68,8 +70,9 @@ def load_order(target: DatabaseSchema) -> list[str]:
     except nx.NetworkXUnfeasible:
         cycle = nx.find_cycle(graph)
         raise PlanningError(
-            "the target's foreign keys form a cycle (" + " -> ".join(a for a, _ in cycle) +
-            "); make one of them DEFERRABLE or nullable so it can be filled in a second pass"
+            "the target's foreign keys form a cycle ("
+            + " -> ".join(a for a, _ in cycle)
+            + "); make one of them DEFERRABLE or nullable so it can be filled in a second pass"
         ) from None
 
 
@@ -77,8 +80,15 @@ def batch_size_for(table: TableInfo) -> int:
     """Rows per committed batch: about 16 MB of row data, between 5k and 200k rows."""
     width = 0
     for col in table.columns:
-        width += {"integer": 8, "numeric": 12, "uuid": 16, "boolean": 1, "date": 4,
-                  "timestamp": 8, "timestamptz": 8}.get(col.data_type, 32)
+        width += {
+            "integer": 8,
+            "numeric": 12,
+            "uuid": 16,
+            "boolean": 1,
+            "date": 4,
+            "timestamp": 8,
+            "timestamptz": 8,
+        }.get(col.data_type, 32)
     return max(5_000, min(200_000, TARGET_BATCH_BYTES // max(width, 1)))
 
 
@@ -90,19 +100,33 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
     for name in order:
         t = target.table(name)
         src, conf, why = pairs[name]
-        deps = sorted({fk.ref_table for fk in t.foreign_keys
-                       if fk.ref_table != name and target.has_table(fk.ref_table)})
+        deps = sorted(
+            {
+                fk.ref_table
+                for fk in t.foreign_keys
+                if fk.ref_table != name and target.has_table(fk.ref_table)
+            }
+        )
         src_info = source.table(src) if src else None
-        tables.append(TablePlan(
-            target=name, source=src, depends_on=deps,
-            rows_estimate=src_info.row_count if src_info else 0,
-            batch_size=batch_size_for(src_info) if src_info else 50_000,
-            confidence=conf, rationale=why))
+        tables.append(
+            TablePlan(
+                target=name,
+                source=src,
+                depends_on=deps,
+                rows_estimate=src_info.row_count if src_info else 0,
+                batch_size=batch_size_for(src_info) if src_info else 50_000,
+                confidence=conf,
+                rationale=why,
+            )
+        )
         if src is None:
-            warnings.append(f"no legacy table clearly feeds {name} ({why}); it will stay empty "
-                            "unless you name a source in its mapping file")
+            warnings.append(
+                f"no legacy table clearly feeds {name} ({why}); it will stay empty "
+                "unless you name a source in its mapping file"
+            )
     used = {tp.source for tp in tables if tp.source}
     unmapped = sorted(s.name for s in source.tables if s.name not in used)
-    for s in unmapped:
-        warnings.append(f"legacy table {s} is not migrated anywhere; check that this is intended")
+    warnings.extend(
+        f"legacy table {s} is not migrated anywhere; check that this is intended" for s in unmapped
+    )
     return MigrationPlan(order=order, tables=tables, unmapped_sources=unmapped, warnings=warnings)

@@ -29,7 +29,8 @@ from agents.models import ColumnRule, DatabaseSchema, Decision, MigrationPlan, M
 MAPPING_HEADER = """\
 # Mapping for target table {target} (from legacy {source}).
 # Review, edit and save; `dbmigrate run` validates this file before anything is written.
-#   columns[].kind: copy | uuid_key | fk | enum | boolean | date | timestamp | numeric | constant | code
+#   columns[].kind: copy | uuid_key | fk | enum | boolean | date | timestamp | numeric
+#                   | constant | code
 #   columns[].value_map: legacy value -> target value (enum/boolean)
 #   filters: rows to migrate, e.g. {{column: group_id, op: eq, value: 11}}
 #   decisions[].answer: fill in to decide; an open decision blocks `run` unless --yes is given,
@@ -69,21 +70,35 @@ class Project(BaseModel):
 
     # ----------------------------------------------------------------- creation / loading
     @classmethod
-    def create(cls, root: Path, *, source_dsn: str, target_dsn: str, source_schema: str = "public",
-               target_schema: str = "public", embedded: bool = False) -> "Project":
+    def create(
+        cls,
+        root: Path,
+        *,
+        source_dsn: str,
+        target_dsn: str,
+        source_schema: str = "public",
+        target_schema: str = "public",
+        embedded: bool = False,
+    ) -> "Project":
         root.mkdir(parents=True, exist_ok=True)
         existing = root / "project.yaml"
         namespace = str(uuid.uuid4())
         if existing.exists():  # keep the namespace: UUIDs must not change on re-plan
             namespace = str(yaml.safe_load(existing.read_text())["namespace"])
+
         def display(dsn: str) -> str:
             if embedded:  # a socket path in a temp dir says nothing to a reader
                 return f"embedded PostgreSQL, database {dsn.rsplit('/', 1)[-1].split('?')[0]}"
             return redact(dsn)
 
-        settings = ProjectSettings(namespace=namespace, source_schema=source_schema,
-                                   target_schema=target_schema, source_display=display(source_dsn),
-                                   target_display=display(target_dsn), embedded=embedded)
+        settings = ProjectSettings(
+            namespace=namespace,
+            source_schema=source_schema,
+            target_schema=target_schema,
+            source_display=display(source_dsn),
+            target_display=display(target_dsn),
+            embedded=embedded,
+        )
         project = cls(root=root, settings=settings)
         project.save_settings()
         project.save_dsns(source_dsn, target_dsn)
@@ -93,15 +108,18 @@ class Project(BaseModel):
     def load(cls, root: Path) -> "Project":
         path = root / "project.yaml"
         if not path.exists():
-            raise MappingError(f"{root} is not a migration project (no project.yaml); "
-                               "create one with `dbmigrate plan --source ... --target ... "
-                               f"--project {root}`")
+            raise MappingError(
+                f"{root} is not a migration project (no project.yaml); "
+                "create one with `dbmigrate plan --source ... --target ... "
+                f"--project {root}`"
+            )
         data = _load_yaml(path)
         return cls(root=root, settings=_validate(ProjectSettings, data, path))
 
     def save_settings(self) -> None:
         (self.root / "project.yaml").write_text(
-            yaml.safe_dump(self.settings.model_dump(), sort_keys=False))
+            yaml.safe_dump(self.settings.model_dump(), sort_keys=False)
+        )
 
     def save_dsns(self, source_dsn: str, target_dsn: str) -> None:
         env = self.root / ".env"
@@ -121,8 +139,10 @@ class Project(BaseModel):
         src = os.environ.get(SOURCE_ENV) or values.get(SOURCE_ENV)
         tgt = os.environ.get(TARGET_ENV) or values.get(TARGET_ENV)
         if not src or not tgt:
-            raise MappingError(f"no DSNs for project {self.root}: set {SOURCE_ENV} and "
-                               f"{TARGET_ENV}, or re-run `dbmigrate plan` for this project")
+            raise MappingError(
+                f"no DSNs for project {self.root}: set {SOURCE_ENV} and "
+                f"{TARGET_ENV}, or re-run `dbmigrate plan` for this project"
+            )
         return src, tgt
 
     # ----------------------------------------------------------------- artefacts
@@ -140,7 +160,8 @@ class Project(BaseModel):
     def save_plan(self, plan: MigrationPlan) -> None:
         (self.root / "plan.yaml").write_text(
             "# Load order and pairing proposed by the planning agent.\n"
-            + yaml.safe_dump(plan.model_dump(), sort_keys=False, width=100))
+            + yaml.safe_dump(plan.model_dump(), sort_keys=False, width=100)
+        )
 
     def load_plan(self) -> MigrationPlan:
         path = self.root / "plan.yaml"
@@ -150,10 +171,15 @@ class Project(BaseModel):
 
     def save_mapping(self, mapping: TableMapping) -> None:
         self.mappings_dir.mkdir(exist_ok=True)
-        body = yaml.safe_dump(mapping.model_dump(exclude_defaults=True), sort_keys=False,
-                              width=100, allow_unicode=True)
+        body = yaml.safe_dump(
+            mapping.model_dump(exclude_defaults=True),
+            sort_keys=False,
+            width=100,
+            allow_unicode=True,
+        )
         self.mapping_path(mapping.target).write_text(
-            MAPPING_HEADER.format(target=mapping.target, source=mapping.source) + body)
+            MAPPING_HEADER.format(target=mapping.target, source=mapping.source) + body
+        )
 
     def load_mapping(self, target: str) -> TableMapping:
         path = self.mapping_path(target)
@@ -161,8 +187,9 @@ class Project(BaseModel):
             raise MappingError(f"no mapping for {target}", path=str(path))
         mapping = _validate(TableMapping, _load_yaml(path), path)
         if mapping.target != target:
-            raise MappingError(f"the file maps '{mapping.target}' but is named for '{target}'",
-                               path=str(path))
+            raise MappingError(
+                f"the file maps '{mapping.target}' but is named for '{target}'", path=str(path)
+            )
         return mapping
 
     def load_mappings(self) -> list[TableMapping]:
@@ -175,8 +202,11 @@ def _load_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise MappingError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(path),
-                           line=mark.line + 1 if mark else None) from None
+        raise MappingError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            path=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from None
 
 
 def _validate(model: type[M], data: Any, path: Path) -> M:
@@ -186,8 +216,9 @@ def _validate(model: type[M], data: Any, path: Path) -> M:
         err = exc.errors()[0]
         loc = [p for p in err["loc"]]
         where = ".".join(str(p) for p in loc) or "(top level)"
-        raise MappingError(f"{where}: {err['msg']}", path=str(path),
-                           line=_line_of(path, loc)) from None
+        raise MappingError(
+            f"{where}: {err['msg']}", path=str(path), line=_line_of(path, loc)
+        ) from None
 
 
 def _line_of(path: Path, loc: Sequence[Any]) -> int | None:
@@ -205,8 +236,9 @@ def _line_of(path: Path, loc: Sequence[Any]) -> int | None:
                 return line
             line = (key.start_mark.line if key else nxt.start_mark.line) + 1
             node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(
-                node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -217,8 +249,11 @@ def _line_of(path: Path, loc: Sequence[Any]) -> int | None:
 # --------------------------------------------------------------------------- decisions
 def open_decisions(mapping: TableMapping, *, accept_proposals: bool) -> list[Decision]:
     """Decisions that still block a run."""
-    return [d for d in mapping.decisions
-            if d.answer is None and not (accept_proposals and d.proposed is not None)]
+    return [
+        d
+        for d in mapping.decisions
+        if d.answer is None and not (accept_proposals and d.proposed is not None)
+    ]
 
 
 def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> TableMapping:
@@ -233,21 +268,31 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
             raise MappingError(f"decision {d.id}: answer '{answer}' is not one of {d.options}")
         rule = rules.get(d.column)
         if d.about == "value" and rule is not None and d.key is not None:
-            rules[d.column] = rule.model_copy(update={"value_map": {**rule.value_map,
-                                                                    d.key: answer}})
+            rules[d.column] = rule.model_copy(
+                update={"value_map": {**rule.value_map, d.key: answer}}
+            )
         elif d.about == "format" and rule is not None:
             rules[d.column] = rule.model_copy(
-                update={"formats": [answer] + [f for f in rule.formats if f != answer]})
+                update={"formats": [answer] + [f for f in rule.formats if f != answer]}
+            )
         elif d.about == "source":
             # For a foreign-key column, ``key`` names the referenced target table.
-            rules[d.column] = ColumnRule(target=d.column, kind="fk" if d.key else "copy",
-                                         source=answer, fk_target=d.key,
-                                         rationale=f"answered by reviewer ({d.id})")
+            rules[d.column] = ColumnRule(
+                target=d.column,
+                kind="fk" if d.key else "copy",
+                source=answer,
+                fk_target=d.key,
+                rationale=f"answered by reviewer ({d.id})",
+            )
             if d.column not in order:
                 order.append(d.column)
         elif d.about == "constant":
-            rules[d.column] = ColumnRule(target=d.column, kind="constant", value=answer,
-                                         rationale=f"answered by reviewer ({d.id})")
+            rules[d.column] = ColumnRule(
+                target=d.column,
+                kind="constant",
+                value=answer,
+                rationale=f"answered by reviewer ({d.id})",
+            )
             if d.column not in order:
                 order.append(d.column)
     return mapping.model_copy(update={"columns": [rules[t] for t in order]})

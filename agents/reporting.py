@@ -29,15 +29,27 @@ def assemble_report(inputs: RunInputs) -> MigrationReport:
             samples = bookkeeping.reject_samples(conn, schema, target)
         checks = []
         if control and control[0] != "completed":
-            checks.append(CheckOutcome(name="execution", passed=False,
-                                       detail=f"{control[0]}: {control[1] or 'no detail'}"))
+            checks.append(
+                CheckOutcome(
+                    name="execution",
+                    passed=False,
+                    detail=f"{control[0]}: {control[1] or 'no detail'}",
+                )
+            )
         for name in CHECK_NAMES:
             passed, detail = latest.get(name, (False, "not run"))
             checks.append(CheckOutcome(name=name, passed=passed, detail=detail))
-        tables.append(TableReport(target=target, sources=[mapping.source],
-                                  rows_source=c.rows_source, rows_migrated=c.rows_migrated,
-                                  rows_rejected=c.rows_rejected, checks=checks,
-                                  reject_samples=samples))
+        tables.append(
+            TableReport(
+                target=target,
+                sources=[mapping.source],
+                rows_source=c.rows_source,
+                rows_migrated=c.rows_migrated,
+                rows_rejected=c.rows_rejected,
+                checks=checks,
+                reject_samples=samples,
+            )
+        )
     decisions = [d for m in inputs.reviewed.values() for d in m.decisions]
     return build_report(tables, decisions)
 
@@ -45,7 +57,11 @@ def assemble_report(inputs: RunInputs) -> MigrationReport:
 def write_report(inputs: RunInputs, report: MigrationReport) -> None:
     root = inputs.project.root
     report_json(root / "report.json", report.model_dump(mode="json"))
-    (root / "report.md").write_text(render_markdown(
-        report, list(inputs.mappings.values()),
-        title=f"Migration report: {inputs.project.settings.source_display} → "
-              f"{inputs.project.settings.target_display}"))
+    (root / "report.md").write_text(
+        render_markdown(
+            report,
+            list(inputs.mappings.values()),
+            title=f"Migration report: {inputs.project.settings.source_display} → "
+            f"{inputs.project.settings.target_display}",
+        )
+    )

@@ -41,8 +41,15 @@ def _as_int(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return num.fillna(-1).astype(np.int64).to_numpy(), bad
 
 
-def apply_mapping(batch: pa.Table, mapping: TableMapping, target: TableInfo, *, seed: int,
-                  resolve_fk: FkResolver, run_code: CodeRunner | None = None) -> BatchResult:
+def apply_mapping(
+    batch: pa.Table,
+    mapping: TableMapping,
+    target: TableInfo,
+    *,
+    seed: int,
+    resolve_fk: FkResolver,
+    run_code: CodeRunner | None = None,
+) -> BatchResult:
     n = batch.num_rows
     reason = np.full(n, None, dtype=object)
     out: dict[str, pd.Series | pa.Array] = {}
@@ -78,8 +85,15 @@ def apply_mapping(batch: pa.Table, mapping: TableMapping, target: TableInfo, *, 
             resolved = pd.Series(ids).map(found).astype(object)
             resolved[~present.to_numpy()] = None
             orphan = present.to_numpy() & resolved.isna().to_numpy()
-            fail(orphan, _why(rule, src, f"references a {rule.fk_target} row that was not "
-                                         "migrated (missing or rejected)"))
+            fail(
+                orphan,
+                _why(
+                    rule,
+                    src,
+                    f"references a {rule.fk_target} row that was not "
+                    "migrated (missing or rejected)",
+                ),
+            )
             out[rule.target] = resolved
             continue
         conv = _convert(rule, tcol, src)
@@ -96,8 +110,9 @@ def apply_mapping(batch: pa.Table, mapping: TableMapping, target: TableInfo, *, 
         frame = batch.to_pandas().astype(object)
         for rule in code_rules:
             result = run_code(rule.code or "", frame)
-            out[rule.target] = result[rule.target].astype(object).where(
-                result[rule.target].notna(), None)
+            out[rule.target] = (
+                result[rule.target].astype(object).where(result[rule.target].notna(), None)
+            )
 
     # Required columns that ended up empty.
     for rule in mapping.columns:
@@ -105,26 +120,36 @@ def apply_mapping(batch: pa.Table, mapping: TableMapping, target: TableInfo, *, 
         if tcol.nullable:
             continue
         vals = out[rule.target]
-        empty = vals.is_null().to_numpy(zero_copy_only=False) if isinstance(vals, pa.Array) \
+        empty = (
+            vals.is_null().to_numpy(zero_copy_only=False)
+            if isinstance(vals, pa.Array)
             else pd.isna(vals).to_numpy()
+        )
         fail(empty, f"{rule.target} is required but has no value")
 
     ok = pd.isna(reason)
     columns = {}
     for name, vals in out.items():
-        arr = vals if isinstance(vals, pa.Array) else pa.array(vals, type=pa.string(),
-                                                               from_pandas=True)
+        arr = (
+            vals
+            if isinstance(vals, pa.Array)
+            else pa.array(vals, type=pa.string(), from_pandas=True)
+        )
         columns[name] = arr.filter(pa.array(ok)) if not ok.all() else arr
     rejected = batch.filter(pa.array(~ok)).to_pandas().astype(object)
     rejected["__reason"] = reason[~ok]
-    return BatchResult(columns=columns, accepted=np.asarray(ok, dtype=bool),
-                       legacy_ids=legacy_ids[ok] if legacy_ids is not None else None,
-                       rejected=rejected)
+    return BatchResult(
+        columns=columns,
+        accepted=np.asarray(ok, dtype=bool),
+        legacy_ids=legacy_ids[ok] if legacy_ids is not None else None,
+        rejected=rejected,
+    )
 
 
 def _why(rule: ColumnRule, src: pd.Series, text: str) -> pd.Series:
-    return f"{rule.target}: {rule.source}=" + src.astype(str).str.slice(0, 80).map(repr) + \
-        f" {text}"
+    return (
+        f"{rule.target}: {rule.source}=" + src.astype(str).str.slice(0, 80).map(repr) + f" {text}"
+    )
 
 
 def _convert(rule: ColumnRule, tcol: ColumnInfo, src: pd.Series) -> Converted | None:

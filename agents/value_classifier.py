@@ -53,25 +53,28 @@ def acronym_dictionary(texts: Iterable[str]) -> dict[str, set[str]]:
         words = _WORD.findall(text)
         for n in (2, 3, 4):
             for i in range(len(words) - n + 1):
-                phrase = words[i:i + n]
+                phrase = words[i : i + n]
                 acro = "".join(w[0] for w in phrase).upper()
                 found.setdefault(acro, set()).add(" ".join(w.lower() for w in phrase))
     return found
 
 
-def classify_values(values: list[str], labels: list[str],
-                    sibling_text: Mapping[str, str] | None = None) -> list[Classification]:
+def classify_values(
+    values: list[str], labels: list[str], sibling_text: Mapping[str, str] | None = None
+) -> list[Classification]:
     sibling_text = sibling_text or {}
     acronyms = acronym_dictionary(list(values) + list(sibling_text.values()))
     exact = {normalise_code(lbl): lbl for lbl in labels}
-    out = []
-    for value in values:
-        out.append(_classify(value, labels, exact, acronyms, sibling_text.get(value, "")))
-    return out
+    return [_classify(v, labels, exact, acronyms, sibling_text.get(v, "")) for v in values]
 
 
-def _classify(value: str, labels: list[str], exact: dict[str, str],
-              acronyms: dict[str, set[str]], siblings: str) -> Classification:
+def _classify(
+    value: str,
+    labels: list[str],
+    exact: dict[str, str],
+    acronyms: dict[str, set[str]],
+    siblings: str,
+) -> Classification:
     norm = normalise_code(value)
     if norm in exact:
         return Classification(value, exact[norm], 1.0, "the value is the label")
@@ -91,10 +94,12 @@ def _classify(value: str, labels: list[str], exact: dict[str, str],
         return Classification(value, label, 0.85, why)
     sib_hits = _labels_in(_WORD.findall(siblings), labels)
     if len(sib_hits) == 1 and not acro_hits:
-        return Classification(value, sib_hits[0], 0.75,
-                              f"related text of these rows mentions '{sib_hits[0]}'")
-    scored = sorted(((fuzz.partial_ratio(norm, normalise_code(lbl)), lbl) for lbl in labels),
-                    reverse=True)
+        return Classification(
+            value, sib_hits[0], 0.75, f"related text of these rows mentions '{sib_hits[0]}'"
+        )
+    scored = sorted(
+        ((fuzz.partial_ratio(norm, normalise_code(lbl)), lbl) for lbl in labels), reverse=True
+    )
     if scored and scored[0][0] >= 85 and (len(scored) == 1 or scored[1][0] < scored[0][0] - 10):
         return Classification(value, scored[0][1], 0.7, f"spelled like '{scored[0][1]}'")
     if acro_hits or sib_hits:

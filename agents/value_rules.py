@@ -4,25 +4,49 @@ Each converter takes a column of source text (``None`` for SQL NULL) and returns
 plus a mask of rows that could not be converted. A NULL stays NULL; a value that does not parse is
 never guessed: its row goes to the rejects table with the reason built here.
 
-Detection helpers (``detect_*``) run at mapping time on sampled values and say how confident they are.
+Detection helpers (``detect_*``) run at mapping time on sampled values and say how confident
+they are.
 """
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 TRUE_WORDS = frozenset({"y", "yes", "t", "true", "1", "on", "x", "active", "enabled", "si", "ja"})
 FALSE_WORDS = frozenset({"n", "no", "f", "false", "0", "off", "inactive", "disabled", "nein"})
 
-DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d, %Y",
-                "%Y/%m/%d", "%d %b %Y", "%m-%d-%Y", "%d-%m-%Y", "%B %d, %Y"]
-TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M:%S",
-                     "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S.%f",
-                     "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z",
-                     "%Y-%m-%dT%H:%M:%S.%f%z", "%m/%d/%Y %I:%M %p", "%Y%m%d%H%M%S"]
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y%m%d",
+    "%d-%b-%Y",
+    "%b %d, %Y",
+    "%Y/%m/%d",
+    "%d %b %Y",
+    "%m-%d-%Y",
+    "%d-%m-%Y",
+    "%B %d, %Y",
+]
+TIMESTAMP_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%m/%d/%Y %I:%M %p",
+    "%Y%m%d%H%M%S",
+]
 
 _MONEY_STRIP = re.compile(r"[\s$€£¥]|USD|EUR|GBP|CHF")
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -42,9 +66,9 @@ def _nulls(s: pd.Series) -> pd.Series:
 def to_boolean(s: pd.Series, value_map: dict[str, str | None] | None = None) -> Converted:
     """Y/N, 1/0, T/F, yes/no, ... (case and whitespace insensitive) into true/false."""
     norm = s.str.strip().str.lower()
-    out = pd.Series(np.where(norm.isin(list(TRUE_WORDS)), "true",
-                             np.where(norm.isin(list(FALSE_WORDS)), "false", None)),
-                    index=s.index, dtype=object)
+    out = pd.Series(None, index=s.index, dtype=object)
+    out[norm.isin(list(TRUE_WORDS))] = "true"
+    out[norm.isin(list(FALSE_WORDS))] = "false"
     if value_map:
         explicit = {k.strip().lower(): v for k, v in value_map.items()}
         hit = norm.isin(list(explicit))
@@ -94,8 +118,9 @@ def to_numeric(s: pd.Series) -> Converted:
     neg = text.str.startswith("(") & text.str.endswith(")")
     core = text.str.strip("()").str.replace(_MONEY_STRIP, "", regex=True)
     european = core.str.contains(r"^-?\d{1,3}(?:\.\d{3})*,\d+$", regex=True, na=False)
-    core = core.where(~european, core.str.replace(".", "", regex=False).str.replace(",", ".",
-                                                                                     regex=False))
+    core = core.where(
+        ~european, core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    )
     core = core.str.replace(",", "", regex=False)
     ok = core.str.match(_PLAIN_NUMBER, na=False)
     out = core.where(ok, None).astype(object)
@@ -127,13 +152,6 @@ def to_enum(s: pd.Series, value_map: dict[str, str | None], labels: Iterable[str
 
 
 # --------------------------------------------------------------------------- detection
-def share_matching(values: list[str], predicate: object) -> float:
-    vals = [v for v in values if v is not None and str(v).strip() != ""]
-    if not vals:
-        return 0.0
-    return sum(1 for v in vals if predicate(v)) / len(vals)  # type: ignore[operator]
-
-
 def looks_boolean(values: list[str]) -> float:
     words = TRUE_WORDS | FALSE_WORDS
     distinct = {str(v).strip().lower() for v in values if v is not None}

@@ -41,8 +41,10 @@ def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     source = infer_foreign_keys(src_dsn, introspect(src_dsn, schema=project.settings.source_schema))
     target = introspect(tgt_dsn, schema=project.settings.target_schema, profile=False)
     if not target.tables:
-        raise MappingError(f"the target schema '{project.settings.target_schema}' has no tables; "
-                           "create the redesigned schema first (migrations, Supabase SQL editor, ...)")
+        raise MappingError(
+            f"the target schema '{project.settings.target_schema}' has no tables; "
+            "create the redesigned schema first (migrations, Supabase SQL editor, ...)"
+        )
     project.save_schema("source", source)
     project.save_schema("target", target)
     return source, target
@@ -79,13 +81,16 @@ def apply_review(project: Project, review_file: Path) -> None:
         known = {d.id for d in mapping.decisions}
         unknown = sorted(set(answers) - known)
         if unknown:
-            raise MappingError(f"{review_file}: {target} has no decision(s) {unknown}; "
-                               f"known: {sorted(known)}")
-        decisions = [d.model_copy(update={"answer": answers.get(d.id, d.answer)})
-                     for d in mapping.decisions]
+            raise MappingError(
+                f"{review_file}: {target} has no decision(s) {unknown}; known: {sorted(known)}"
+            )
+        decisions = [
+            d.model_copy(update={"answer": answers.get(d.id, d.answer)}) for d in mapping.decisions
+        ]
         filters = [Filter.model_validate(f) for f in review.get("filters", [])] or mapping.filters
-        project.save_mapping(mapping.model_copy(update={"decisions": decisions,
-                                                        "filters": filters}))
+        project.save_mapping(
+            mapping.model_copy(update={"decisions": decisions, "filters": filters})
+        )
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,17 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
     source = project.load_schema("source")
     target = project.load_schema("target")
     reviewed = {m.target: m for m in project.load_mappings()}
-    blocking = [(t, d) for t, m in reviewed.items()
-                for d in open_decisions(m, accept_proposals=accept_proposals)]
+    blocking = [
+        (t, d)
+        for t, m in reviewed.items()
+        for d in open_decisions(m, accept_proposals=accept_proposals)
+    ]
     if blocking:
         lines = "\n".join(f"  - mappings/{t}.yaml: {d.id}: {d.question}" for t, d in blocking)
         raise OpenDecisionsError(
             f"{len(blocking)} decision(s) need an answer before the run:\n{lines}\n"
-            "Fill in `answer:` in those files, or pass --yes to accept the agents' proposals.")
+            "Fill in `answer:` in those files, or pass --yes to accept the agents' proposals."
+        )
     effective = {}
     for t, m in reviewed.items():
         eff = effective_mapping(m, accept_proposals=accept_proposals)
@@ -118,9 +127,20 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
         effective[t] = eff
     s = project.settings
     batch = {tp.target: tp.batch_size for tp in plan.tables}
-    settings = ExecutionSettings(namespace=s.namespace, source_schema=s.source_schema,
-                                 target_schema=s.target_schema,
-                                 batch_size=min(batch.values(), default=50_000),
-                                 max_reject_ratio=s.max_reject_ratio, target_role=s.target_role)
-    return RunInputs(project=project, plan=plan, source=source, target=target, mappings=effective,
-                     reviewed=reviewed, settings=settings)
+    settings = ExecutionSettings(
+        namespace=s.namespace,
+        source_schema=s.source_schema,
+        target_schema=s.target_schema,
+        batch_size=min(batch.values(), default=50_000),
+        max_reject_ratio=s.max_reject_ratio,
+        target_role=s.target_role,
+    )
+    return RunInputs(
+        project=project,
+        plan=plan,
+        source=source,
+        target=target,
+        mappings=effective,
+        reviewed=reviewed,
+        settings=settings,
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg import sql
 
-from agents.db import connect
+from agents.db import connect, scalar
 
 REVIEW_FILE = Path(__file__).with_name("review.yaml")
 GROUP = 11
@@ -54,19 +54,69 @@ ROLES_GROUP_11: list[tuple[str, str | None, str]] = [
 
 # Roles of other groups: must never be migrated by the group-11 mapping.
 ROLES_OTHER: list[tuple[int, str, str | None]] = [
-    (3, "Manufacturing Tech (Plant 2)", None), (3, "Sectioning Night", None),
-    (3, "Designing Trainee", None), (7, "Remote Support", None), (7, "Manufacturing Temp", None),
-    (7, "Designing Contractor", "External design house"), (3, "Manufacturing Plant 2 Lead", None),
-    (9, "Remote Scan Intake", None), (9, "Sectioning Backup", None),
+    (3, "Manufacturing Tech (Plant 2)", None),
+    (3, "Sectioning Night", None),
+    (3, "Designing Trainee", None),
+    (7, "Remote Support", None),
+    (7, "Manufacturing Temp", None),
+    (7, "Designing Contractor", "External design house"),
+    (3, "Manufacturing Plant 2 Lead", None),
+    (9, "Remote Scan Intake", None),
+    (9, "Sectioning Backup", None),
 ]
 
 GROUPS = [(3, "Plant 2"), (7, "Contractors"), (9, "Intake"), (GROUP, "Main lab")]
-MANUFACTURERS = ["Ormco", "3M Unitek", "American Orthodontics", "Dentsply", "GAC", "Ortho Technology"]
+MANUFACTURERS = [
+    "Ormco",
+    "3M Unitek",
+    "American Orthodontics",
+    "Dentsply",
+    "GAC",
+    "Ortho Technology",
+]
 STYLES = ["Roth", "MBT", "Damon", "Edgewise", "Self-ligating", "Ceramic", "Lingual", "Mini"]
-FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Goran", "Hana", "Ivan", "Jia", "Kofi",
-         "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tomas"]
-LAST = ["Silva", "Okafor", "Nguyen", "Kowalski", "Haddad", "Jensen", "Moreau", "Tanaka", "Ivanova",
-        "Garcia", "Novak", "Adeyemi", "Larsen", "Rossi", "Kim", "Petrov", "Diaz", "Ahmed"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tomas",
+]
+LAST = [
+    "Silva",
+    "Okafor",
+    "Nguyen",
+    "Kowalski",
+    "Haddad",
+    "Jensen",
+    "Moreau",
+    "Tanaka",
+    "Ivanova",
+    "Garcia",
+    "Novak",
+    "Adeyemi",
+    "Larsen",
+    "Rossi",
+    "Kim",
+    "Petrov",
+    "Diaz",
+    "Ahmed",
+]
 TECHNICIANS = 40
 BRACKETS = 1569
 
@@ -85,7 +135,8 @@ CREATE TABLE brackets (
 """
 
 TARGET_DDL = """
-CREATE TYPE technician_type AS ENUM ('manufacturing', 'sectioning', 'designing', 'remote', 'master');
+CREATE TYPE technician_type AS ENUM
+  ('manufacturing', 'sectioning', 'designing', 'remote', 'master');
 CREATE TABLE technician_profiles (
   id UUID PRIMARY KEY, first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT,
   is_active BOOLEAN NOT NULL DEFAULT true, hired_on DATE);
@@ -105,8 +156,17 @@ def _rows() -> dict[str, list[tuple[Any, ...]]]:
     for i in range(1, TECHNICIANS + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         hired = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(2008, 2024)}"
-        techs.append((i, first, last, f"{first}.{last}{i}@lab.example".lower(),
-                      rng.choice("YYYYN"), hired, rng.choice([g for g, _ in GROUPS])))
+        techs.append(
+            (
+                i,
+                first,
+                last,
+                f"{first}.{last}{i}@lab.example".lower(),
+                rng.choice("YYYYN"),
+                hired,
+                rng.choice([g for g, _ in GROUPS]),
+            )
+        )
     roles = []
     rid = 100
     ordered = [(GROUP, n, d) for n, d, _ in ROLES_GROUP_11] + ROLES_OTHER
@@ -114,24 +174,46 @@ def _rows() -> dict[str, list[tuple[Any, ...]]]:
     for group, name, desc in ordered:
         rid += rng.randint(1, 3)
         tech = rng.choice([None, *range(1, TECHNICIANS + 1)])
-        roles.append((rid, group, name, desc, tech, rng.choice([1, 1, 1, 0]),
-                      f"20{rng.randint(15, 24)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
-                      f"{rng.randint(6, 18):02d}:{rng.randint(0, 59):02d}:00"))
+        roles.append(
+            (
+                rid,
+                group,
+                name,
+                desc,
+                tech,
+                rng.choice([1, 1, 1, 0]),
+                f"20{rng.randint(15, 24)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
+                f"{rng.randint(6, 18):02d}:{rng.randint(0, 59):02d}:00",
+            )
+        )
     brackets = []
     for i in range(1, BRACKETS + 1):
         price = rng.choice([rng.uniform(2, 90), rng.uniform(900, 2500)])
         created = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(2010, 2024)}"
-        brackets.append((i, f"BR-{i:05d}", f"{rng.choice(STYLES)} bracket {rng.randint(1, 47)}",
-                         rng.choice(MANUFACTURERS), f"${price:,.2f}", rng.choice("TTTF"), created))
-    return {"dispatch_group": GROUPS, "dispatch_technician": techs, "dispatch_role": roles,
-            "brackets": brackets}
+        brackets.append(
+            (
+                i,
+                f"BR-{i:05d}",
+                f"{rng.choice(STYLES)} bracket {rng.randint(1, 47)}",
+                rng.choice(MANUFACTURERS),
+                f"${price:,.2f}",
+                rng.choice("TTTF"),
+                created,
+            )
+        )
+    return {
+        "dispatch_group": GROUPS,
+        "dispatch_technician": techs,
+        "dispatch_role": roles,
+        "brackets": brackets,
+    }
 
 
 def install_legacy(dsn: str, *, schema: str = "public", only_if_missing: bool = False) -> None:
-    """Create and fill the legacy tables (replacing any previous copy unless ``only_if_missing``)."""
+    """Create and fill the legacy tables (replace any previous copy unless ``only_if_missing``)."""
     with connect(dsn) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        if only_if_missing and conn.execute("SELECT to_regclass('dispatch_role')").fetchone()[0]:
+        if only_if_missing and scalar(conn.execute("SELECT to_regclass('dispatch_role')")):
             return
         for t in ("dispatch_role", "dispatch_technician", "dispatch_group", "brackets"):
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(t)))
@@ -148,7 +230,7 @@ def install_target(dsn: str, *, schema: str = "public") -> None:
     """Create the redesigned target schema if it is not there yet (never drops data)."""
     with connect(dsn) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        exists = conn.execute("SELECT to_regclass('technician_roles')").fetchone()[0]
+        exists = scalar(conn.execute("SELECT to_regclass('technician_roles')"))
         if not exists:
             conn.execute(TARGET_DDL)
         conn.commit()

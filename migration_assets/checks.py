@@ -20,12 +20,21 @@ DESCRIPTIONS = {
 
 
 def check_specs(target: str) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(name=n, asset=target_key(target), description=DESCRIPTIONS[n])
-            for n in CHECK_NAMES]
+    return [
+        dg.AssetCheckSpec(name=n, asset=target_key(target), description=DESCRIPTIONS[n])
+        for n in CHECK_NAMES
+    ]
 
 
 def check_results(target: str, outcomes: list[CheckOutcome]) -> list[dg.AssetCheckResult]:
-    return [dg.AssetCheckResult(
-        asset_key=target_key(target), check_name=o.name, passed=o.passed,
-        severity=dg.AssetCheckSeverity.ERROR, description=o.detail,
-        metadata={"detail": dg.MetadataValue.text(o.detail)}) for o in outcomes]
+    return [
+        dg.AssetCheckResult(
+            asset_key=target_key(target),
+            check_name=o.name,
+            passed=o.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=o.detail,
+            metadata={"detail": dg.MetadataValue.text(o.detail)},
+        )
+        for o in outcomes
+    ]

@@ -48,8 +48,14 @@ def print_plan(result: PlanResult) -> None:
     for col in ("#", "target", "from legacy", "rows", "confidence", "why"):
         table.add_column(col)
     for i, tp in enumerate(result.plan.tables, 1):
-        table.add_row(str(i), tp.target, tp.source or "[red]none[/]", str(tp.rows_estimate),
-                      f"{tp.confidence:.0%}", tp.rationale)
+        table.add_row(
+            str(i),
+            tp.target,
+            tp.source or "[red]none[/]",
+            str(tp.rows_estimate),
+            f"{tp.confidence:.0%}",
+            tp.rationale,
+        )
     console.print(table)
     for w in result.plan.warnings:
         console.print(f"[yellow]![/] {w}")
@@ -70,13 +76,20 @@ def print_plan(result: PlanResult) -> None:
 def print_report(report: MigrationReport, root: Path) -> None:
     table = Table(title="Migration summary")
     for col in ("table", "from", "legacy rows", "migrated", "rejected", "checks"):
-        table.add_column(col, justify="right" if col in ("legacy rows", "migrated",
-                                                         "rejected") else "left")
+        table.add_column(
+            col, justify="right" if col in ("legacy rows", "migrated", "rejected") else "left"
+        )
     for t in report.tables:
         ok = sum(c.passed for c in t.checks)
         style = "green" if ok == len(t.checks) else "red"
-        table.add_row(t.target, ", ".join(t.sources), str(t.rows_source), str(t.rows_migrated),
-                      str(t.rows_rejected), f"[{style}]{ok}/{len(t.checks)}[/]")
+        table.add_row(
+            t.target,
+            ", ".join(t.sources),
+            str(t.rows_source),
+            str(t.rows_migrated),
+            str(t.rows_rejected),
+            f"[{style}]{ok}/{len(t.checks)}[/]",
+        )
     console.print(table)
     for t in report.tables:
         for c in t.checks:
@@ -104,8 +117,13 @@ def main() -> None:
 @main.command()
 @click.option("--source", "source_dsn", envvar="DBMIGRATE_SOURCE_DSN", help="Legacy DSN.")
 @click.option("--target", "target_dsn", envvar="DBMIGRATE_TARGET_DSN", help="Target DSN.")
-@click.option("--project", "project_dir", type=click.Path(path_type=Path),
-              default=DEFAULT_DEMO_DIR, show_default=True)
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DEMO_DIR,
+    show_default=True,
+)
 def demo(source_dsn: str | None, target_dsn: str | None, project_dir: Path) -> None:
     """Run the bundled migration end to end (embedded PostgreSQL unless DSNs are given)."""
     _quiet_logs()
@@ -124,8 +142,9 @@ def demo(source_dsn: str | None, target_dsn: str | None, project_dir: Path) -> N
         assert source_dsn and target_dsn
         install_legacy(source_dsn, only_if_missing=True)
         install_target(target_dsn)
-        project = Project.create(root, source_dsn=source_dsn, target_dsn=target_dsn,
-                                 embedded=embedded)
+        project = Project.create(
+            root, source_dsn=source_dsn, target_dsn=target_dsn, embedded=embedded
+        )
         result = plan_project(project)
         print_plan(result)
         console.print(f"\nApplying the reviewer's answers from {REVIEW_FILE.name} …")
@@ -142,21 +161,28 @@ def demo(source_dsn: str | None, target_dsn: str | None, project_dir: Path) -> N
 @click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--source-schema", default="public", show_default=True)
 @click.option("--target-schema", default="public", show_default=True)
-def plan(source_dsn: str, target_dsn: str, project_dir: Path, source_schema: str,
-         target_schema: str) -> None:
+def plan(
+    source_dsn: str, target_dsn: str, project_dir: Path, source_schema: str, target_schema: str
+) -> None:
     """Analyse both databases and write plan.yaml and mappings/*.yaml for review."""
     _quiet_logs()
     try:
-        project = Project.create(project_dir.resolve(), source_dsn=source_dsn,
-                                 target_dsn=target_dsn, source_schema=source_schema,
-                                 target_schema=target_schema)
+        project = Project.create(
+            project_dir.resolve(),
+            source_dsn=source_dsn,
+            target_dsn=target_dsn,
+            source_schema=source_schema,
+            target_schema=target_schema,
+        )
         result = plan_project(project)
     except MigrationError as exc:
         _fail(exc)
     print_plan(result)
-    console.print(f"\nWrote {project.root / 'plan.yaml'} and {len(result.mappings)} mapping "
-                  f"file(s) in {project.mappings_dir}. Review them, then: "
-                  f"dbmigrate run --project {project_dir}")
+    console.print(
+        f"\nWrote {project.root / 'plan.yaml'} and {len(result.mappings)} mapping "
+        f"file(s) in {project.mappings_dir}. Review them, then: "
+        f"dbmigrate run --project {project_dir}"
+    )
 
 
 @main.command()
@@ -179,21 +205,34 @@ def run(project_dir: Path, yes: bool) -> None:
 def status(project_dir: Path) -> None:
     """Progress of each table from migration_control."""
     from agents import bookkeeping
-    from agents.db import connect
+    from agents.db import connect, scalar
 
     try:
         project = Project.load(project_dir.resolve())
         _ensure_embedded(project)
         _, tgt = project.dsns()
         with connect(tgt, read_only=True) as conn:
-            exists = conn.execute("SELECT to_regclass(%s)", (
-                f'"{project.settings.target_schema}".migration_control',)).fetchone()[0]
+            exists = scalar(
+                conn.execute(
+                    "SELECT to_regclass(%s)",
+                    (f'"{project.settings.target_schema}".migration_control',),
+                )
+            )
             rows = bookkeeping.status_rows(conn, project.settings.target_schema) if exists else []
     except MigrationError as exc:
         _fail(exc)
     table = Table(title="Migration status")
-    for col in ("table", "partition", "status", "processed", "rejected", "total", "started",
-                "completed", "error"):
+    for col in (
+        "table",
+        "partition",
+        "status",
+        "processed",
+        "rejected",
+        "total",
+        "started",
+        "completed",
+        "error",
+    ):
         table.add_column(col)
     for r in rows:
         table.add_row(*["" if v is None else str(v) for v in r])
@@ -214,8 +253,12 @@ def ui(project_dir: Path, port: int, yes: bool) -> None:
         _fail(exc)
     home = root / ".dagster"
     home.mkdir(exist_ok=True)
-    env = {**os.environ, "DBMIGRATE_PROJECT": str(root), "DAGSTER_HOME": str(home),
-           "DBMIGRATE_ACCEPT_PROPOSALS": "1" if yes else "0"}
+    env = {
+        **os.environ,
+        "DBMIGRATE_PROJECT": str(root),
+        "DAGSTER_HOME": str(home),
+        "DBMIGRATE_ACCEPT_PROPOSALS": "1" if yes else "0",
+    }
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     cmd = [sys.executable, "-m", "dagster", "dev", "-p", str(port), "-h", "127.0.0.1"]
     cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "migration_assets.definitions"]

@@ -21,27 +21,33 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
     if loaded is None:
         # No project yet: an empty but loadable location (the UI says what to do next).
         return dg.Definitions()
-    project, plan, source, mappings = loaded
+    project, plan, _source, mappings = loaded
     legacy_tables = sorted({m.source for m in mappings.values()})
     assets: list[dg.AssetsDefinition] = [
-        build_legacy_asset(t, project.settings.source_schema) for t in legacy_tables]
+        build_legacy_asset(t, project.settings.source_schema) for t in legacy_tables
+    ]
     targets = [t for t in plan.order if t in mappings]
     parents = {tp.target: [d for d in tp.depends_on if d in mappings] for tp in plan.tables}
     for t in targets:
         assets.append(build_mapping_asset(t, mappings[t].source))
         assets.append(build_target_asset(t, mappings[t].source, parents.get(t, [])))
     assets.append(build_report_asset(targets))
-    job = dg.define_asset_job(MIGRATE_JOB, selection=dg.AssetSelection.all(),
-                              description="Migrate every table in foreign-key order, then report.")
+    job = dg.define_asset_job(
+        MIGRATE_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Migrate every table in foreign-key order, then report.",
+    )
     return dg.Definitions(
         assets=assets,
         jobs=[job],
         resources={
             "legacy_db": LegacyDatabase(dsn=dg.EnvVar(SOURCE_ENV)),
-            "target_db": TargetDatabase(dsn=dg.EnvVar(TARGET_ENV),
-                                        role=project.settings.target_role),
-            "project": MigrationProject(directory=str(project_dir()),
-                                        accept_proposals=accept_proposals),
+            "target_db": TargetDatabase(
+                dsn=dg.EnvVar(TARGET_ENV), role=project.settings.target_role
+            ),
+            "project": MigrationProject(
+                directory=str(project_dir()), accept_proposals=accept_proposals
+            ),
         },
     )
 

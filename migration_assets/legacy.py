@@ -3,30 +3,42 @@
 import dagster as dg
 from psycopg import sql
 
-from agents.db import connect, qualified
+from agents.db import connect, qualified, scalar
 from migration_assets.keys import legacy_key
 from resources.databases import LegacyDatabase
 from resources.project import MigrationProject
 
 
 def build_legacy_asset(table: str, schema: str) -> dg.AssetsDefinition:
-    @dg.asset(key=legacy_key(table), group_name="legacy", kinds={"postgres"},
-              description=f"Legacy table {table}: row count and columns as they are now.")
-    def _legacy(context: dg.AssetExecutionContext, legacy_db: LegacyDatabase,
-                project: MigrationProject) -> dg.MaterializeResult:
+    @dg.asset(
+        key=legacy_key(table),
+        group_name="legacy",
+        kinds={"postgres"},
+        description=f"Legacy table {table}: row count and columns as they are now.",
+    )
+    def _legacy(
+        context: dg.AssetExecutionContext, legacy_db: LegacyDatabase, project: MigrationProject
+    ) -> dg.MaterializeResult:
         with connect(legacy_db.dsn, read_only=True) as conn:
-            rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                qualified(schema, table))).fetchone()[0]
+            rows = scalar(
+                conn.execute(sql.SQL("SELECT count(*) FROM {}").format(qualified(schema, table)))
+            )
             cols = conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-                (schema, table)).fetchall()
+                (schema, table),
+            ).fetchall()
         context.log.info("legacy %s has %d rows", table, rows)
-        return dg.MaterializeResult(metadata={
-            "row_count": dg.MetadataValue.int(int(rows)),
-            "dagster/row_count": dg.MetadataValue.int(int(rows)),
-            "columns": dg.MetadataValue.md("\n".join(
-                ["| column | type |", "|---|---|"] + [f"| {c} | {t} |" for c, t in cols])),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "row_count": dg.MetadataValue.int(int(rows)),
+                "dagster/row_count": dg.MetadataValue.int(int(rows)),
+                "columns": dg.MetadataValue.md(
+                    "\n".join(
+                        ["| column | type |", "|---|---|"] + [f"| {c} | {t} |" for c, t in cols]
+                    )
+                ),
+            }
+        )
 
     return _legacy

@@ -8,21 +8,28 @@ from resources.project import MigrationProject
 
 
 def build_report_asset(targets: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(key=REPORT_KEY, deps=[target_key(t) for t in targets], group_name="report",
-              kinds={"markdown"},
-              description="What happened to every table, what was checked, what needs a decision.")
-    def _report(context: dg.AssetExecutionContext,
-                project: MigrationProject) -> dg.MaterializeResult:
+    @dg.asset(
+        key=REPORT_KEY,
+        deps=[target_key(t) for t in targets],
+        group_name="report",
+        kinds={"markdown"},
+        description="What happened to every table, what was checked, what needs a decision.",
+    )
+    def _report(
+        context: dg.AssetExecutionContext, project: MigrationProject
+    ) -> dg.MaterializeResult:
         inputs = project.inputs()
         report = assemble_report(inputs)
         write_report(inputs, report)
         md = (inputs.project.root / "report.md").read_text()
         context.log.info("report written to %s (passed=%s)", inputs.project.root, report.passed)
-        return dg.MaterializeResult(metadata={
-            "passed": dg.MetadataValue.bool(report.passed),
-            "report": dg.MetadataValue.md(md),
-            "path": dg.MetadataValue.path(str(inputs.project.root / "report.md")),
-            "tables": dg.MetadataValue.int(len(report.tables)),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "passed": dg.MetadataValue.bool(report.passed),
+                "report": dg.MetadataValue.md(md),
+                "path": dg.MetadataValue.path(str(inputs.project.root / "report.md")),
+                "tables": dg.MetadataValue.int(len(report.tables)),
+            }
+        )
 
     return _report

@@ -43,10 +43,15 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
     job = defs.resolve_job_def(MIGRATE_JOB)
     with project_instance(root) as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
-    failures = [str(e.event_specific_data.error.message).strip()  # type: ignore[union-attr]
-                for e in result.all_events if e.is_step_failure and e.event_specific_data]
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+    failures = [
+        str(e.event_specific_data.error.message).strip()  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.is_step_failure and e.event_specific_data
+    ]
     if result.success:
         report = MigrationReport.model_validate_json((root / "report.json").read_text())
     else:  # the report asset did not run because a table failed; the owner still gets a report

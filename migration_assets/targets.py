@@ -21,12 +21,20 @@ from resources.project import MigrationProject
 
 
 def build_target_asset(target: str, source: str, parents: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(key=target_key(target),
-              deps=[mapping_key(target), legacy_key(source), *map(target_key, parents)],
-              group_name="target", kinds={"postgres"}, check_specs=check_specs(target),
-              description=f"Target table {target}, migrated from legacy {source} and validated.")
-    def _target(context: dg.AssetExecutionContext, legacy_db: LegacyDatabase,
-                target_db: TargetDatabase, project: MigrationProject) -> dg.MaterializeResult:
+    @dg.asset(
+        key=target_key(target),
+        deps=[mapping_key(target), legacy_key(source), *map(target_key, parents)],
+        group_name="target",
+        kinds={"postgres"},
+        check_specs=check_specs(target),
+        description=f"Target table {target}, migrated from legacy {source} and validated.",
+    )
+    def _target(
+        context: dg.AssetExecutionContext,
+        legacy_db: LegacyDatabase,
+        target_db: TargetDatabase,
+        project: MigrationProject,
+    ) -> dg.MaterializeResult:
         try:
             inputs = project.inputs()
         except MigrationError as exc:
@@ -34,8 +42,9 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
         mapping = inputs.mappings[target]
         plan = {tp.target: tp for tp in inputs.plan.tables}[target]
         run_id = context.run.run_id[:8] if context.run else uuid.uuid4().hex[:8]
-        settings = dataclasses.replace(inputs.settings, batch_size=plan.batch_size,
-                                       run_id=run_id, target_role=target_db.role)
+        settings = dataclasses.replace(
+            inputs.settings, batch_size=plan.batch_size, run_id=run_id, target_role=target_db.role
+        )
         src_t = inputs.source.table(mapping.source)
         tgt_t = inputs.target.table(target)
 
@@ -43,19 +52,32 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
             context.log.debug("%s: %d/%d rows", target, done, total)
 
         try:
-            run = migrate_table(legacy_db.dsn, target_db.dsn, mapping, src_t, tgt_t, settings,
-                                on_progress=progress)
+            run = migrate_table(
+                legacy_db.dsn, target_db.dsn, mapping, src_t, tgt_t, settings, on_progress=progress
+            )
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
         all_targets = {t.name: t for t in inputs.target.tables}
-        c, outcomes = validate_table(legacy_db.dsn, target_db.dsn, settings, mapping, src_t,
-                                     tgt_t, all_targets)
+        c, outcomes = validate_table(
+            legacy_db.dsn, target_db.dsn, settings, mapping, src_t, tgt_t, all_targets
+        )
         with connect(target_db.dsn, autocommit=True) as conn:
-            bookkeeping.record_checks(conn, settings.target_schema, target, run_id,
-                                      [(o.name, o.passed, o.detail) for o in outcomes])
+            bookkeeping.record_checks(
+                conn,
+                settings.target_schema,
+                target,
+                run_id,
+                [(o.name, o.passed, o.detail) for o in outcomes],
+            )
             samples = bookkeeping.reject_samples(conn, settings.target_schema, target)
-        context.log.info("%s: %d read, %d migrated, %d rejected in %.2fs", target, run.rows_read,
-                         run.rows_migrated, run.rows_rejected, run.seconds)
+        context.log.info(
+            "%s: %d read, %d migrated, %d rejected in %.2fs",
+            target,
+            run.rows_read,
+            run.rows_migrated,
+            run.rows_rejected,
+            run.seconds,
+        )
         return dg.MaterializeResult(
             metadata={
                 "rows_source": dg.MetadataValue.int(c.rows_source),
@@ -66,10 +88,14 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
                 "batches": dg.MetadataValue.int(run.batches),
                 "seconds": dg.MetadataValue.float(run.seconds),
                 "rows_per_second": dg.MetadataValue.float(
-                    round(run.rows_read / run.seconds, 1) if run.seconds else 0.0),
-                "reject_samples": dg.MetadataValue.md("\n".join(
-                    [f"- legacy id {r['legacy_id']}: {r['reason']}" for r in samples]) or "none"),
+                    round(run.rows_read / run.seconds, 1) if run.seconds else 0.0
+                ),
+                "reject_samples": dg.MetadataValue.md(
+                    "\n".join([f"- legacy id {r['legacy_id']}: {r['reason']}" for r in samples])
+                    or "none"
+                ),
             },
-            check_results=check_results(target, outcomes))
+            check_results=check_results(target, outcomes),
+        )
 
     return _target

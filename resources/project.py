@@ -15,5 +15,6 @@ class MigrationProject(dg.ConfigurableResource):
     accept_proposals: bool = False
 
     def inputs(self) -> RunInputs:
-        return load_run_inputs(Project.load(Path(self.directory)),
-                               accept_proposals=self.accept_proposals)
+        return load_run_inputs(
+            Project.load(Path(self.directory)), accept_proposals=self.accept_proposals
+        )

@@ -1,0 +1,1 @@
+"""Secure execution of generated transform code (see issue 3/5)."""

@@ -1,0 +1,61 @@
+"""Real PostgreSQL for every test: one embedded server per session, one database per test."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resources.embedded_postgres import EmbeddedPostgres, start
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    base = Path(tempfile.mkdtemp(prefix="dbm-test-pg-"))
+    os.chmod(base, 0o755)
+    server = start(base / "data")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def make_db(pg_server: EmbeddedPostgres) -> Iterator:
+    """Factory: a fresh, uniquely named database per call, dropped after the test."""
+    created: list[str] = []
+
+    def _make(prefix: str = "db") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        created.append(name)
+        return pg_server.create_database(name)
+
+    yield _make
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        for name in created:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def query(dsn: str, q: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(q, params).fetchall()
+
+
+def execute(dsn: str, q: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(q)
