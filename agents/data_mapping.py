@@ -8,10 +8,17 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 :class:`Decision` for a human.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from agents.advisors import (
+    ColumnCandidate,
+    ColumnQuestion,
+    HeuristicAdvisor,
+    MappingAdvisor,
+    ValueQuestion,
+)
 from agents.db import connect, qualified
 from agents.models import (
     ColumnInfo,
@@ -25,7 +32,7 @@ from agents.models import (
 )
 from agents.naming import name_similarity, strip_table_words
 from agents.schema_analysis import distinct_values
-from agents.value_classifier import classify_values
+from agents.value_classifier import Classification
 from agents.value_rules import (
     DATE_FORMATS,
     TIMESTAMP_FORMATS,
@@ -81,6 +88,13 @@ class MappingContext:
     source: DatabaseSchema
     target: DatabaseSchema
     plan: MigrationPlan
+    advisor: MappingAdvisor = field(default_factory=HeuristicAdvisor)
+
+    def target_table_of(self, column: ColumnInfo) -> str:
+        for t in self.target.tables:
+            if any(c is column for c in t.columns):
+                return t.name
+        return "?"
 
 
 def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
@@ -103,6 +117,60 @@ def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> fl
     )
 
 
+def _classify(
+    ctx: "MappingContext", src: TableInfo, column: str, tcol: ColumnInfo, values: list[str]
+) -> list[Classification]:
+    context = _sibling_text(ctx, src, column)
+    return ctx.advisor.classify(
+        ValueQuestion(
+            source_table=src.name,
+            source_column=column,
+            target_table=ctx.target_table_of(tcol),
+            target_column=tcol.name,
+            labels=list(tcol.enum_labels or []),
+            values=values,
+            context=context,
+            context_columns=[c.name for c in src.columns if c.name != column],
+        )
+    )
+
+
+def _ask_advisor_for_columns(
+    ctx: "MappingContext",
+    tgt: TableInfo,
+    src: TableInfo,
+    missing: list[ColumnInfo],
+    used: set[str],
+) -> dict[str, tuple[str, float, float, str]]:
+    """Columns the name/type evidence could not place: let the advisor (LLM) propose."""
+    if not missing or isinstance(ctx.advisor, HeuristicAdvisor):
+        return {}
+    free = [c for c in src.columns if c.name not in used]
+    candidates = [
+        ColumnCandidate(
+            c.name,
+            c.data_type,
+            [v for v, _ in (src.profiles[c.name].top_values if c.name in src.profiles else [])],
+        )
+        for c in free
+    ]
+    answers = ctx.advisor.match_columns(
+        ColumnQuestion(
+            source_table=src.name,
+            target_table=tgt.name,
+            targets=[(c.name, c.udt_name) for c in missing],
+            candidates=candidates,
+        )
+    )
+    out = {}
+    for t, a in answers.items():
+        if a.source in used or _type_fit(src.column(a.source), tgt.column(t)) == 0.0:
+            continue
+        used.add(a.source)
+        out[t] = (a.source, a.confidence, a.confidence, a.rationale)
+    return out
+
+
 def _best_enum_source(
     ctx: "MappingContext", src: TableInfo, tcol: ColumnInfo
 ) -> tuple[str, float, float, str] | None:
@@ -123,11 +191,7 @@ def _best_enum_source(
         )
         if not counted:
             continue
-        results = classify_values(
-            [v for v, _ in counted],
-            list(tcol.enum_labels or []),
-            _sibling_text(ctx, src, scol.name),
-        )
+        results = _classify(ctx, src, scol.name, tcol, [v for v, _ in counted])
         total = sum(n for _, n in counted)
         covered = sum(
             n
@@ -278,6 +342,9 @@ def propose_table(
             derived = _best_enum_source(ctx, src, tcol)
             if derived:
                 chosen[tcol.name] = derived
+    chosen.update(
+        _ask_advisor_for_columns(ctx, tgt, src, [c for c in wanted if c.name not in chosen], used)
+    )
     for tcol in wanted:
         if tcol.name in chosen:
             sname, score, name, why = chosen[tcol.name]
@@ -441,7 +508,7 @@ def _enum_rule(
             ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
         )
     ]
-    results = classify_values(values, labels, _sibling_text(ctx, src, scol.name))
+    results = _classify(ctx, src, scol.name, tcol, values)
     value_map: dict[str, str | None] = {}
     decisions = []
     low = []

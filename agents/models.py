@@ -180,3 +180,26 @@ class MigrationReport(Model):
     tables: list[TableReport]
     decisions: list[Decision] = Field(default_factory=list)
     generated_at: str = ""
+
+
+# --------------------------------------------------------------------------- LLM replies
+class ValueLabel(Model):
+    value: str = Field(description="The legacy value, exactly as given")
+    label: str | None = Field(description="One of the enum labels, or null if unclear")
+    confidence: float = Field(ge=0, le=1, description="0..1")
+    rationale: str = Field(default="", description="The evidence, briefly")
+
+
+class ValueLabels(Model):
+    items: list[ValueLabel] = Field(description="One item per legacy value")
+
+
+class ColumnMatch(Model):
+    target: str = Field(description="Target column name, exactly as given")
+    source: str | None = Field(description="Legacy column name as given, or null")
+    confidence: float = Field(ge=0, le=1, description="0..1")
+    rationale: str = Field(default="", description="The evidence, briefly")
+
+
+class ColumnMatches(Model):
+    items: list[ColumnMatch] = Field(description="One item per unmatched target column")

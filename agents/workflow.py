@@ -12,10 +12,12 @@ from typing import Any
 
 import yaml
 
+from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
 from agents.data_mapping import MappingContext, propose_mappings
 from agents.errors import MappingError, OpenDecisionsError
 from agents.execution import ExecutionSettings, check_mapping
 from agents.key_inference import infer_foreign_keys
+from agents.llm import LLMClient, LLMConfig
 from agents.models import DatabaseSchema, Decision, Filter, MigrationPlan, TableMapping
 from agents.planning import make_plan
 from agents.project import Project, effective_mapping, open_decisions
@@ -50,11 +52,21 @@ def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     return source, target
 
 
-def plan_project(project: Project) -> PlanResult:
+def make_advisor(project: Project, llm_model: str | None = None) -> MappingAdvisor:
+    """The LLM backend when a model is configured, else the heuristic one."""
+    config = LLMConfig.from_env(llm_model, cache_dir=project.root / ".cache" / "llm")
+    if config is None:
+        return HeuristicAdvisor()
+    log.info("using LLM model %s for mapping judgement", config.model)
+    return LLMAdvisor(LLMClient(config))
+
+
+def plan_project(project: Project, *, advisor: MappingAdvisor | None = None) -> PlanResult:
     source, target = analyse(project)
     plan = make_plan(source, target)
     src_dsn, _ = project.dsns()
-    mappings = propose_mappings(MappingContext(src_dsn, source, target, plan))
+    ctx = MappingContext(src_dsn, source, target, plan, advisor=advisor or HeuristicAdvisor())
+    mappings = propose_mappings(ctx)
     kept = []
     for m in mappings:
         path = project.mapping_path(m.target)

@@ -18,7 +18,7 @@ from rich.table import Table
 from agents.errors import MigrationError
 from agents.models import MigrationReport
 from agents.project import Project
-from agents.workflow import PlanResult, apply_review, plan_project
+from agents.workflow import PlanResult, apply_review, make_advisor, plan_project
 
 console = Console(stderr=False, highlight=False)
 DEFAULT_DEMO_DIR = Path(".dbmigrate/demo")
@@ -161,8 +161,18 @@ def demo(source_dsn: str | None, target_dsn: str | None, project_dir: Path) -> N
 @click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--source-schema", default="public", show_default=True)
 @click.option("--target-schema", default="public", show_default=True)
+@click.option(
+    "--llm-model",
+    envvar="DBMIGRATE_LLM_MODEL",
+    help="Model name on the OpenAI-compatible endpoint (OPENAI_BASE_URL, OPENAI_API_KEY).",
+)
 def plan(
-    source_dsn: str, target_dsn: str, project_dir: Path, source_schema: str, target_schema: str
+    source_dsn: str,
+    target_dsn: str,
+    project_dir: Path,
+    source_schema: str,
+    target_schema: str,
+    llm_model: str | None,
 ) -> None:
     """Analyse both databases and write plan.yaml and mappings/*.yaml for review."""
     _quiet_logs()
@@ -174,7 +184,7 @@ def plan(
             source_schema=source_schema,
             target_schema=target_schema,
         )
-        result = plan_project(project)
+        result = plan_project(project, advisor=make_advisor(project, llm_model))
     except MigrationError as exc:
         _fail(exc)
     print_plan(result)

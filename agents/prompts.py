@@ -1,0 +1,37 @@
+"""Prompts for the LLM backend, one constant per question.
+
+They carry the schema and a bounded sample of values, never connection details. Replies must be
+JSON matching the pydantic model named in each prompt's caller; anything else is re-asked.
+"""
+
+CLASSIFY_VALUES_SYSTEM = """\
+You map legacy database codes to the labels of a target enum type. Answer only from evidence in
+the values and their context. If a value has no clear label, answer null with a low confidence;
+never invent labels. Reply with JSON only."""
+
+CLASSIFY_VALUES_USER = """\
+Target column: {target_table}.{target_column} (enum labels: {labels})
+Legacy column: {source_table}.{source_column}
+Other columns of the legacy table: {context_columns}
+
+Map each legacy value below to one label or null. Context text seen in the same rows follows
+each value after "|" when there is any.
+{values}
+
+Reply as {{"items": [{{"value": ..., "label": ... or null, "confidence": 0..1,
+"rationale": "..."}}]}} covering every value exactly once."""
+
+MATCH_COLUMNS_SYSTEM = """\
+You match columns of a redesigned table to columns of a legacy table. Legacy names are often
+abbreviated (cust_nm, email_addr, created_ts). Only use column names that appear in the lists you
+are given. If nothing fits, answer null. Reply with JSON only."""
+
+MATCH_COLUMNS_USER = """\
+Target table {target_table}; columns still unmatched:
+{target_columns}
+
+Legacy table {source_table}; columns with type and sample values:
+{source_columns}
+
+Reply as {{"items": [{{"target": ..., "source": ... or null, "confidence": 0..1,
+"rationale": "..."}}]}} with one item per unmatched target column."""
