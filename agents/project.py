@@ -128,7 +128,7 @@ class Project(BaseModel):
             fh.write(f"{SOURCE_ENV}={source_dsn}\n{TARGET_ENV}={target_dsn}\n")
 
     def dsns(self) -> tuple[str, str]:
-        """Source and target DSN: environment first, then the project's private .env file."""
+        """Source and target DSN: the project's private .env file, else the environment."""
         values = {}
         env = self.root / ".env"
         if env.exists():
@@ -136,8 +136,8 @@ class Project(BaseModel):
                 if "=" in line:
                     k, v = line.split("=", 1)
                     values[k.strip()] = v.strip()
-        src = os.environ.get(SOURCE_ENV) or values.get(SOURCE_ENV)
-        tgt = os.environ.get(TARGET_ENV) or values.get(TARGET_ENV)
+        src = values.get(SOURCE_ENV) or os.environ.get(SOURCE_ENV)
+        tgt = values.get(TARGET_ENV) or os.environ.get(TARGET_ENV)
         if not src or not tgt:
             raise MappingError(
                 f"no DSNs for project {self.root}: set {SOURCE_ENV} and "
@@ -248,12 +248,14 @@ def _line_of(path: Path, loc: Sequence[Any]) -> int | None:
 
 # --------------------------------------------------------------------------- decisions
 def open_decisions(mapping: TableMapping, *, accept_proposals: bool) -> list[Decision]:
-    """Decisions that still block a run."""
-    return [
-        d
-        for d in mapping.decisions
-        if d.answer is None and not (accept_proposals and d.proposed is not None)
-    ]
+    """Decisions that still block a run.
+
+    With ``--yes`` nothing blocks: proposals are taken, and where the agents had none the affected
+    rows go to the rejects table with the open question as their reason (never a guess).
+    """
+    if accept_proposals:
+        return []
+    return [d for d in mapping.decisions if d.answer is None]
 
 
 def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> TableMapping:

@@ -21,6 +21,17 @@ from agents.naming import stem_matches
 from agents.value_rules import normalise_code
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
+
+# Words that legacy systems use for common lifecycle labels.
+STATUS_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "completed": ("done", "complete", "finished", "closed", "fulfilled", "ok"),
+    "cancelled": ("canceled", "void", "voided", "aborted", "withdrawn"),
+    "active": ("current", "enabled", "live", "open"),
+    "inactive": ("disabled", "retired", "closed", "dormant"),
+    "pending": ("new", "waiting", "queued", "open", "todo"),
+    "delivered": ("received",),
+    "unknown": ("unk", "na", "n/a", "none", "unspecified"),
+}
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 
 
@@ -68,6 +79,43 @@ def classify_values(
     return [_classify(v, labels, exact, acronyms, sibling_text.get(v, "")) for v in values]
 
 
+def _short_code(value: str, norm: str, labels: list[str]) -> Classification | None:
+    """One to three letters: a label's initial letter(s) or its words' initials (FT = full_time)."""
+    code = norm.replace(" ", "")
+    if not code.isalpha() or len(code) > 3:
+        return None
+    initials = [
+        lbl
+        for lbl in labels
+        if len(_label_words(lbl)) > 1 and "".join(w[0] for w in _label_words(lbl)) == code
+    ]
+    if len(initials) == 1:
+        return Classification(
+            value, initials[0], 0.85, f"'{code.upper()}' are the initials of '{initials[0]}'"
+        )
+    prefixed = [lbl for lbl in labels if lbl.lower().startswith(code)]
+    if len(prefixed) == 1 and len(code) <= 3:
+        return Classification(
+            value,
+            prefixed[0],
+            0.8 if len(code) == 1 else 0.85,
+            f"'{code.upper()}' is how '{prefixed[0]}' begins, and no other label",
+        )
+    return None
+
+
+def _is_abbreviation(code: str, label: str) -> bool:
+    """``dlvrd`` -> ``delivered``: same first letter, letters in order, most consonants kept."""
+    target = label.lower().replace("_", "")
+    if len(code) < 3 or not code.isalpha() or code[0] != target[0]:
+        return False
+    it = iter(target)
+    if not all(ch in it for ch in code):
+        return False
+    consonants = [c for c in target if c not in "aeiou"]
+    return len(code) >= 0.6 * len(consonants)
+
+
 def _classify(
     value: str,
     labels: list[str],
@@ -78,6 +126,9 @@ def _classify(
     norm = normalise_code(value)
     if norm in exact:
         return Classification(value, exact[norm], 1.0, "the value is the label")
+    short = _short_code(value, norm, labels)
+    if short:
+        return short
     words = _WORD.findall(value)
     hits = _labels_in(words, labels)
     if len(hits) == 1:
@@ -92,6 +143,18 @@ def _classify(
     if len(acro_hits) == 1:
         label, why = next(iter(acro_hits.items()))
         return Classification(value, label, 0.85, why)
+    syn = [
+        lbl
+        for lbl in labels
+        if any(s == norm or s in norm.split() for s in STATUS_SYNONYMS.get(lbl, ()))
+    ]
+    if len(syn) == 1:
+        return Classification(value, syn[0], 0.8, f"'{value}' commonly means '{syn[0]}'")
+    skeleton = [lbl for lbl in labels if _is_abbreviation(norm.replace(" ", ""), lbl)]
+    if len(skeleton) == 1 and not acro_hits:
+        return Classification(
+            value, skeleton[0], 0.8, f"'{value}' abbreviates '{skeleton[0]}' (letters in order)"
+        )
     sib_hits = _labels_in(_WORD.findall(siblings), labels)
     if len(sib_hits) == 1 and not acro_hits:
         return Classification(

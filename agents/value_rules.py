@@ -102,8 +102,10 @@ def to_timestamp(s: pd.Series, formats: list[str], timezone: str | None) -> Conv
         todo = result.isna() & text.notna()
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is None:
+        if "%z" in fmt:  # explicit offsets, possibly mixed: convert each to UTC
+            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        else:
+            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
             parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         result[todo] = parsed.dt.tz_convert("UTC")
     out = result.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00").astype(object)
@@ -148,7 +150,7 @@ def to_enum(s: pd.Series, value_map: dict[str, str | None], labels: Iterable[str
     out = out.astype(object)
     out[s.isna()] = None
     failed = s.notna() & out.isna()
-    return Converted(out, failed, "no enum label for this value")
+    return Converted(out, failed, "has no enum label yet: answer its decision in the mapping file")
 
 
 # --------------------------------------------------------------------------- detection

@@ -26,8 +26,7 @@ def load_project() -> tuple[Project, MigrationPlan, DatabaseSchema, dict[str, Ta
     project = Project.load(root)
     src, tgt = project.dsns()
     # Resources read DSNs through EnvVar; make the project's private .env visible to them.
-    os.environ.setdefault(SOURCE_ENV, src)
-    os.environ.setdefault(TARGET_ENV, tgt)
+    os.environ[SOURCE_ENV], os.environ[TARGET_ENV] = src, tgt
     plan = project.load_plan()
     mappings = {m.target: m for m in project.load_mappings()}
     return project, plan, project.load_schema("source"), mappings

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from agents.models import MigrationReport
-from agents.project import Project
+from agents.project import SOURCE_ENV, TARGET_ENV, Project
 from agents.reporting import assemble_report, write_report
 from agents.workflow import load_run_inputs
 from migration_assets.definitions import ACCEPT_ENV, MIGRATE_JOB, build_definitions
@@ -28,6 +28,9 @@ class RunOutcome:
 def project_instance(root: Path) -> dg.DagsterInstance:
     home = root / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -38,6 +41,8 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
     project = Project.load(root)
     inputs = load_run_inputs(project, accept_proposals=accept_proposals)  # fail fast, clearly
     os.environ[PROJECT_ENV] = str(root)
+    # The resources read DSNs through EnvVar: point them at *this* project.
+    os.environ[SOURCE_ENV], os.environ[TARGET_ENV] = project.dsns()
     os.environ[ACCEPT_ENV] = "1" if accept_proposals else "0"
     defs = build_definitions(accept_proposals=accept_proposals)
     job = defs.resolve_job_def(MIGRATE_JOB)
