@@ -30,6 +30,50 @@ def _name_evidence(column: str, table: str, ref: TableInfo) -> float:
     return best
 
 
+def infer_primary_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
+    """A key for tables that never declared one: a unique, non-null integer column named like one.
+
+    Checked over every row (not a sample): a key that is unique "mostly" is not a key.
+    """
+    updated = []
+    with connect(dsn, read_only=True) as conn:
+        for table in schema.tables:
+            if table.primary_key:
+                updated.append(table)
+                continue
+            candidates = sorted(
+                (c for c in table.columns if c.data_type == "integer"),
+                key=lambda c: (not _looks_like_key(c.name, table.name), c.name),
+            )
+            found = None
+            for col in candidates:
+                if not _looks_like_key(col.name, table.name):
+                    break
+                total, distinct, nulls = conn.execute(
+                    sql.SQL(
+                        "SELECT count(*), count(DISTINCT {c}), count(*) - count({c}) FROM {t}"
+                    ).format(
+                        c=sql.Identifier(col.name), t=qualified(schema.schema_name, table.name)
+                    )
+                ).fetchone() or (0, 0, 0)
+                if total and distinct == total and nulls == 0:
+                    found = col.name
+                    break
+            updated.append(table.model_copy(update={"primary_key": [found]}) if found else table)
+        conn.rollback()
+    return schema.model_copy(update={"tables": updated})
+
+
+def _looks_like_key(column: str, table: str) -> bool:
+    words = canonical_words(column)
+    own = canonical_words(table, is_table=True)
+    return column.lower() == "id" or (
+        bool(words)
+        and words[-1] in ("id", "number", "key")
+        and (len(words) == 1 or set(words[:-1]) <= set(own) or len(words) == 2)
+    )
+
+
 def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
     """Add inferred (``declared=False``) keys to every table of ``schema``."""
     keyed = {t.name: t for t in schema.tables if len(t.primary_key) == 1}

@@ -16,7 +16,7 @@ from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
 from agents.data_mapping import MappingContext, propose_mappings
 from agents.errors import MappingError, OpenDecisionsError
 from agents.execution import ExecutionSettings, check_mapping
-from agents.key_inference import infer_foreign_keys
+from agents.key_inference import infer_foreign_keys, infer_primary_keys
 from agents.llm import LLMClient, LLMConfig
 from agents.models import DatabaseSchema, Decision, Filter, MigrationPlan, TableMapping
 from agents.planning import make_plan
@@ -40,7 +40,8 @@ class PlanResult:
 
 def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     src_dsn, tgt_dsn = project.dsns()
-    source = infer_foreign_keys(src_dsn, introspect(src_dsn, schema=project.settings.source_schema))
+    introspected = introspect(src_dsn, schema=project.settings.source_schema)
+    source = infer_foreign_keys(src_dsn, infer_primary_keys(src_dsn, introspected))
     target = introspect(tgt_dsn, schema=project.settings.target_schema, profile=False)
     if not target.tables:
         raise MappingError(

@@ -20,7 +20,8 @@ from agents.models import MigrationReport
 from agents.project import Project
 from agents.workflow import PlanResult, apply_review, make_advisor, plan_project
 
-console = Console(stderr=False, highlight=False)
+# Wide enough for table names when piped into a file or CI log (a terminal sets its own width).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 DEFAULT_DEMO_DIR = Path(".dbmigrate/demo")
 
 
@@ -41,6 +42,14 @@ def _ensure_embedded(project: Project) -> None:
         from resources.embedded_postgres import start
 
         start(project.root / ".pg")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
 
 
 def print_plan(result: PlanResult) -> None:
@@ -245,7 +254,7 @@ def status(project_dir: Path) -> None:
     ):
         table.add_column(col)
     for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[_cell(v) for v in r])
     console.print(table if rows else "Nothing has run yet.")
 
 
