@@ -131,8 +131,8 @@ def finish_control(
 ) -> None:
     conn.execute(
         sql.SQL(
-            "UPDATE {}.migration_control SET status = %s, completed_at = now(), error_message = %s "
-            "WHERE id = %s"
+            "UPDATE {}.migration_control SET status = %s, completed_at = now(), "
+            "error_message = %s WHERE id = %s AND status = 'running'"
         ).format(sql.Identifier(schema)),
         (status, error, control_id),
     )

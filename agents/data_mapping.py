@@ -19,6 +19,7 @@ from agents.advisors import (
     MappingAdvisor,
     ValueQuestion,
 )
+from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
 from agents.models import (
     ColumnInfo,
@@ -30,7 +31,7 @@ from agents.models import (
     TableInfo,
     TableMapping,
 )
-from agents.naming import name_similarity, strip_table_words
+from agents.naming import canonical_words, name_similarity, strip_table_words
 from agents.schema_analysis import distinct_values
 from agents.value_classifier import Classification
 from agents.value_rules import (
@@ -169,6 +170,58 @@ def _ask_advisor_for_columns(
         used.add(a.source)
         out[t] = (a.source, a.confidence, a.confidence, a.rationale)
     return out
+
+
+def _name_split_rules(
+    ctx: "MappingContext", src: TableInfo, missing: list[ColumnInfo], used: set[str]
+) -> list[ColumnRule]:
+    """first_name + last_name wanted, one legacy "name" column holding both: generated code."""
+    role = {}
+    for col in missing:
+        words = canonical_words(col.name)
+        if words[-2:] in (("first", "name"), ("given", "name")):
+            role["first"] = col.name
+        elif words[-2:] in (("last", "name"), ("family", "name")):
+            role["last"] = col.name
+    if set(role) != {"first", "last"}:
+        return []
+    separate = {"first", "last", "given", "family", "surname", "forename"}
+    if any(separate & set(canonical_words(c.name)) for c in src.columns):
+        return []  # the legacy table already keeps the parts apart
+    for scol in src.columns:
+        if (
+            scol.data_type != "text"
+            or scol.name in used
+            or "name" not in canonical_words(scol.name)
+        ):
+            continue
+        values = [
+            v
+            for v, _ in distinct_values(
+                ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=200
+            )
+        ]
+        share = looks_like_person_names(values)
+        if share < 0.9:
+            continue
+        used.add(scol.name)
+        code = name_split_code(scol.name, role["first"], role["last"])
+        why = (
+            f"{share:.0%} of {scol.name} values look like person names; split by generated "
+            "code (runs in the sandbox)"
+        )
+        return [
+            ColumnRule(
+                target=role[k],
+                kind="code",
+                source=scol.name,
+                code=code,
+                confidence=0.8,
+                rationale=why,
+            )
+            for k in ("first", "last")
+        ]
+    return []
 
 
 def _best_enum_source(
@@ -320,6 +373,11 @@ def propose_table(
 
     # 3. Data columns: one-to-one assignment by descending evidence.
     wanted = [c for c in tgt.columns if c.name != key_target and c.name not in fk_cols]
+    # A redesign that splits one legacy name field in two: generated code, before name matching
+    # pairs "technician name" with "first name" by accident.
+    split = _name_split_rules(ctx, src, wanted, used)
+    rules.extend(split)
+    wanted = [c for c in wanted if c.name not in {r.target for r in split}]
     candidates = []
     for tcol in wanted:
         for scol in src.columns:

@@ -363,6 +363,70 @@ class _Writer:
         self.has_rejects = True
 
 
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.migration_sandbox_audit (
+  id BIGSERIAL PRIMARY KEY,
+  table_name VARCHAR NOT NULL,
+  migration_batch VARCHAR,
+  code TEXT NOT NULL,
+  code_sha256 CHAR(64) NOT NULL,
+  backend VARCHAR NOT NULL,
+  limits JSONB NOT NULL,
+  seconds DOUBLE PRECISION NOT NULL,
+  outcome VARCHAR NOT NULL,
+  detail TEXT,
+  rows_in BIGINT NOT NULL,
+  rows_out BIGINT NOT NULL,
+  executed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
+
+def sandbox_runner(conn: Any, schema: str, table: str, tag: str) -> CodeRunner:
+    """Runs generated code in the sandbox and records every execution in the target."""
+    from sandbox import SandboxError, run_transform
+
+    conn.execute(sql.SQL(AUDIT_DDL).format(schema=sql.Identifier(schema)))
+    insert = sql.SQL(
+        "INSERT INTO {}.migration_sandbox_audit (table_name, migration_batch, code, code_sha256, "
+        "backend, limits, seconds, outcome, detail, rows_in, rows_out) "
+        "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)"
+    ).format(sql.Identifier(schema))
+
+    def record(a: Any) -> None:
+        conn.execute(
+            insert,
+            (
+                table,
+                tag,
+                a.code,
+                a.sha256,
+                a.backend,
+                json.dumps(a.limits),
+                a.seconds,
+                a.outcome,
+                a.detail,
+                a.rows_in,
+                a.rows_out,
+            ),
+        )
+
+    def run(code: str, frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+        try:
+            result = run_transform(code, frame, expect_columns=targets)
+        except SandboxError as exc:
+            if exc.audit is not None:
+                record(exc.audit)
+            raise ExecutionError(
+                f"{table}: generated transform for {targets} failed in the "
+                f"sandbox ({exc.kind}): {exc}"
+            ) from None
+        record(result.audit)
+        return result.frame
+
+    return run
+
+
 def _fk_resolver(conn: Any, schema: str) -> Callable[[str, np.ndarray], Mapping[int, str]]:
     q = sql.SQL(
         "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE entity_type = %s "
@@ -427,6 +491,8 @@ def migrate_table(
         batch_size = settings.batch_size
         read = migrated = rejected = batches = 0
         try:
+            if run_code is None and any(r.kind == "code" for r in mapping.columns):
+                run_code = sandbox_runner(tconn, tschema, mapping.target, tag)
             while True:
                 t0 = time.monotonic()
                 page = reader.page(after, batch_size)
@@ -476,9 +542,7 @@ def migrate_table(
                 bookkeeping.finish_control(tconn, tschema, control_id, status="failed", error=msg)
                 raise ExecutionError(f"{mapping.target}: {msg}")
             bookkeeping.finish_control(tconn, tschema, control_id, status="completed")
-        except ExecutionError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # the first outcome recorded wins (finish_control is once-only)
             bookkeeping.finish_control(
                 tconn, tschema, control_id, status="failed", error=str(exc)[:500]
             )

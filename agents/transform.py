@@ -18,8 +18,8 @@ from agents.value_rules import Converted, to_boolean, to_date, to_enum, to_numer
 
 # legacy ids (as int64) -> {legacy id: uuid text}; rows absent from the result are orphans.
 FkResolver = Callable[[str, np.ndarray], Mapping[int, str]]
-# (code, frame) -> frame: runs generated transform code (in the sandbox).
-CodeRunner = Callable[[str, pd.DataFrame], pd.DataFrame]
+# (code, frame, expected columns) -> frame: runs generated transform code (in the sandbox).
+CodeRunner = Callable[[str, pd.DataFrame, list[str]], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,15 @@ def apply_mapping(
         if run_code is None:
             raise RuntimeError("a code rule needs a sandbox runner")
         frame = batch.to_pandas().astype(object)
+        # One sandbox call per distinct program: a name split feeds two columns in one run.
+        by_code: dict[str, list[str]] = {}
         for rule in code_rules:
-            result = run_code(rule.code or "", frame)
-            out[rule.target] = (
-                result[rule.target].astype(object).where(result[rule.target].notna(), None)
-            )
+            by_code.setdefault(rule.code or "", []).append(rule.target)
+        for code, targets in by_code.items():
+            result = run_code(code, frame, targets)
+            for name in targets:
+                col = result[name].astype(object)
+                out[name] = col.where(col.notna(), None).reset_index(drop=True)
 
     # Required columns that ended up empty.
     for rule in mapping.columns:

@@ -1,7 +1,9 @@
 """The seed's case as a runnable database: ``dispatch_role`` (31 roles of group 11 among others),
 the technicians they refer to, and the 1,569-row ``brackets`` catalog; plus the redesigned target.
 
-The legacy side is deliberately legacy: abbreviated names (``first_nm``, ``mfr_nm``), flags as
+The legacy side is deliberately legacy: one ``tech_nm`` field holding "Last, First" where the
+redesign has two name columns (split by generated code, in the sandbox), abbreviated names
+(``mfr_nm``, ``email_addr``), flags as
 ``Y``/``N`` and ``T``/``F``, dates and prices stored as text, and a foreign key from roles to
 technicians that was never declared. Generation is seeded, so every install is identical.
 """
@@ -123,7 +125,7 @@ BRACKETS = 1569
 LEGACY_DDL = """
 CREATE TABLE dispatch_group (id SERIAL PRIMARY KEY, group_name VARCHAR(60) NOT NULL);
 CREATE TABLE dispatch_technician (
-  tech_id SERIAL PRIMARY KEY, first_nm VARCHAR(40), last_nm VARCHAR(40), email_addr VARCHAR(120),
+  tech_id SERIAL PRIMARY KEY, tech_nm VARCHAR(80), email_addr VARCHAR(120),
   active_flg CHAR(1), hire_dt VARCHAR(10), group_id INTEGER);
 CREATE TABLE dispatch_role (
   id SERIAL PRIMARY KEY, group_id INTEGER NOT NULL REFERENCES dispatch_group(id),
@@ -156,11 +158,12 @@ def _rows() -> dict[str, list[tuple[Any, ...]]]:
     for i in range(1, TECHNICIANS + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         hired = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(2008, 2024)}"
+        # The legacy system kept one name field: "Last, First" (some entered "First Last").
+        full = f"{first} {last}" if i % 7 == 0 else f"{last}, {first}"
         techs.append(
             (
                 i,
-                first,
-                last,
+                full,
                 f"{first}.{last}{i}@lab.example".lower(),
                 rng.choice("YYYYN"),
                 hired,

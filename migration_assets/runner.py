@@ -35,6 +35,13 @@ def project_instance(root: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _root_cause(error: object) -> str:
+    """The innermost error's message: what the user can act on, not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    return str(getattr(error, "message", error)).strip()
+
+
 def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING") -> RunOutcome:
     """Materialize every asset of the project in FK order and return the report."""
     root = root.resolve()
@@ -53,10 +60,11 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     failures = [
-        str(e.event_specific_data.error.message).strip()  # type: ignore[union-attr]
+        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
         for e in result.all_events
         if e.is_step_failure and e.event_specific_data
     ]
+
     if result.success:
         report = MigrationReport.model_validate_json((root / "report.json").read_text())
     else:  # the report asset did not run because a table failed; the owner still gets a report

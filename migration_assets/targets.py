@@ -12,12 +12,36 @@ import dagster as dg
 from agents import bookkeeping
 from agents.db import connect
 from agents.errors import MigrationError
-from agents.execution import migrate_table
-from agents.validation import validate_table
+from agents.execution import ExecutionSettings, migrate_table, sandbox_runner
+from agents.models import CheckOutcome, TableInfo, TableMapping
+from agents.validation import Counts, validate_table
 from migration_assets.checks import check_results, check_specs
 from migration_assets.keys import legacy_key, mapping_key, target_key
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
+
+
+def _validate(
+    source_dsn: str,
+    target_dsn: str,
+    settings: ExecutionSettings,
+    mapping: TableMapping,
+    source: TableInfo,
+    target: TableInfo,
+    all_targets: dict[str, TableInfo],
+) -> tuple[Counts, list[CheckOutcome]]:
+    """Validation re-runs generated code for its sample, so it gets an audited sandbox too."""
+    if not any(r.kind == "code" for r in mapping.columns):
+        return validate_table(
+            source_dsn, target_dsn, settings, mapping, source, target, all_targets
+        )
+    with connect(target_dsn, autocommit=True) as conn:
+        runner = sandbox_runner(
+            conn, settings.target_schema, mapping.target, f"{settings.run_id}:validation"
+        )
+        return validate_table(
+            source_dsn, target_dsn, settings, mapping, source, target, all_targets, run_code=runner
+        )
 
 
 def build_target_asset(target: str, source: str, parents: list[str]) -> dg.AssetsDefinition:
@@ -58,9 +82,12 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
         all_targets = {t.name: t for t in inputs.target.tables}
-        c, outcomes = validate_table(
-            legacy_db.dsn, target_db.dsn, settings, mapping, src_t, tgt_t, all_targets
-        )
+        try:
+            c, outcomes = _validate(
+                legacy_db.dsn, target_db.dsn, settings, mapping, src_t, tgt_t, all_targets
+            )
+        except MigrationError as exc:
+            raise dg.Failure(description=str(exc)) from exc
         with connect(target_db.dsn, autocommit=True) as conn:
             bookkeeping.record_checks(
                 conn,

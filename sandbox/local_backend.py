@@ -5,7 +5,7 @@
   and a size-capped tmpfs; the caller's home, project and secrets are simply not there;
 - identity: uid 65534 when the caller is root (``setpriv``, with no capabilities and
   no_new_privs), otherwise the caller's own uid mapped to 1000 in a user namespace;
-- limits: RLIMIT_AS (memory), RLIMIT_CPU (CPU seconds), RLIMIT_NPROC (processes), RLIMIT_FSIZE
+- limits: RLIMIT_DATA (memory), RLIMIT_CPU (CPU seconds), RLIMIT_NPROC (processes), RLIMIT_FSIZE
   (output size), CPU affinity pinned to one core, a wall-clock timeout;
 - cleanup: the PID namespace dies with its init, taking every process the code started with it.
 """
@@ -154,7 +154,9 @@ def preexec(limits: Limits) -> Callable[[], None]:
     fsize = limits.max_output_bytes
 
     def _apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        # RLIMIT_DATA counts what the code can actually fill (heap and private mappings), not
+        # address space reserved by allocators, so 512 MB means 512 MB of data.
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))

@@ -174,3 +174,22 @@ def test_report_and_project_files_hold_no_password(demo_run, tmp_path) -> None:
     for name in ("report.md", "report.json", "project.yaml", "plan.yaml"):
         text = (project / name).read_text()
         assert "postgresql://" not in text or "***" in text
+
+
+def test_names_are_split_by_sandboxed_code_and_audited(demo_run) -> None:
+    src, tgt = demo_run["src"], demo_run["tgt"]
+    legacy = dict(query(src, "SELECT email_addr, tech_nm FROM dispatch_technician"))
+    for email, first, last in query(
+        tgt, "SELECT email, first_name, last_name FROM technician_profiles"
+    ):
+        full = legacy[email]
+        assert full in (f"{last}, {first}", f"{first} {last}")
+    audits = query(
+        tgt,
+        "SELECT outcome, code_sha256, backend, rows_in, rows_out, limits "
+        "FROM migration_sandbox_audit WHERE table_name = 'technician_profiles'",
+    )
+    assert audits and all(a[0] == "ok" and len(a[1]) == 64 and a[3] == a[4] for a in audits)
+    assert audits[0][5]["memory_mb"] == 512 and audits[0][2] in ("local", "docker")
+    mapping = (demo_run["project"] / "mappings" / "technician_profiles.yaml").read_text()
+    assert "kind: code" in mapping and "def transform(df)" in mapping

@@ -29,6 +29,9 @@ def test_lowered_limits_reach_the_container(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(available() is not None, reason=f"Docker backend: {available()}")
 def test_transform_runs_in_a_container() -> None:
-    out = execute_transform("def transform(df):\n    return df.assign(y=df.x * 2)",
-                            pd.DataFrame({"x": [1, 2]}), backend="docker")
+    out = execute_transform(
+        "def transform(df):\n    return df.assign(y=df.x * 2)",
+        pd.DataFrame({"x": [1, 2]}),
+        backend="docker",
+    )
     assert out["y"].tolist() == [2, 4]
