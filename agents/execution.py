@@ -275,6 +275,27 @@ class _Writer:
             conflict=conflict,
         )
         self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
+        self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+            self.tident, ident
+        )
+        self.copy_mappings = sql.SQL(
+            "COPY {}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
+            "FROM STDIN WITH (FORMAT csv)"
+        ).format(s)
+        # Legacy keys above this were never mapped: their rows can be appended, not upserted.
+        self.append_after: int | None = None
+        if any(r.kind == "uuid_key" for r in mapping.columns):
+            self.append_after = int(
+                scalar(
+                    conn.execute(
+                        sql.SQL(
+                            "SELECT coalesce(max(legacy_id), -1) FROM {}.migration_mappings "
+                            "WHERE entity_type = %s"
+                        ).format(s),
+                        (mapping.target,),
+                    )
+                )
+            )
         self.map_insert = sql.SQL(
             "INSERT INTO {s}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
             "SELECT {e}, legacy_id, new_id, {b} FROM _dbm_map ON CONFLICT DO NOTHING"
@@ -291,9 +312,45 @@ class _Writer:
         )
 
     def write(self, res: BatchResult) -> list[tuple[int, str]]:
-        """Write accepted rows; returns (row index, database error) for rows the DB refused."""
+        """Write accepted rows; returns (row index, database error) for rows the DB refused.
+
+        Rows whose legacy keys lie beyond everything this entity ever mapped cannot conflict
+        with the target, so they are COPYed straight in (the fast path of a first load or a
+        resume); anything else, or a batch the fast path fails on, goes through the staged,
+        bisecting upsert.
+        """
         table = pa.table({c: res.columns[c] for c in self.cols})
+        ids = res.legacy_ids
+        if (
+            self.append_after is not None
+            and ids is not None
+            and len(ids)
+            and int(ids.min()) > self.append_after
+        ):
+            try:
+                with self.conn.transaction():
+                    self._append(table, ids)
+                return []
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+                pass  # fall through to the row-isolating path
         return self._write_range(table, res.legacy_ids, 0, table.num_rows)
+
+    def _append(self, table: pa.Table, ids: np.ndarray) -> None:
+        conn = self.conn
+        with conn.cursor().copy(self.copy_target) as copy:
+            copy.write(_csv_bytes(table))
+        assert self.mapping.key_target
+        n = len(ids)
+        m = pa.table(
+            {
+                "entity_type": pa.array([self.mapping.target] * n, pa.string()),
+                "legacy_id": pa.array(ids, pa.int64()),
+                "new_id": table.column(self.mapping.key_target),
+                "migration_batch": pa.array([self.tag] * n, pa.string()),
+            }
+        )
+        with conn.cursor().copy(self.copy_mappings) as copy:
+            copy.write(_csv_bytes(m))
 
     def _write_range(
         self, table: pa.Table, ids: np.ndarray | None, lo: int, hi: int

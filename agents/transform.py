@@ -7,10 +7,12 @@ touches a database except through the ``resolve_fk`` callback, so it is testable
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from agents.identity import uuid_arrow
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
@@ -30,15 +32,32 @@ class BatchResult:
     rejected: pd.DataFrame  # source columns of rejected rows + "__reason"
 
 
-def _series(batch: pa.Table, name: str) -> pd.Series:
-    return batch.column(name).to_pandas(types_mapper=None).astype(object)
+def _ints(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 values with -1 for missing, valid mask, mask of values that are not integers)."""
+    valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    try:
+        ints = pc.cast(col, pa.int64())
+        values = np.asarray(pc.fill_null(ints, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return values, valid, np.zeros(len(valid), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        s = col.to_pandas().astype(object)
+        num = pd.to_numeric(s, errors="coerce")
+        bad = (s.notna() & (num.isna() | (num != num.round()))).to_numpy()
+        return num.fillna(-1).astype(np.int64).to_numpy(), valid & ~bad, bad
 
 
-def _as_int(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Integer legacy keys; the mask marks values that are not integers."""
-    num = pd.to_numeric(s, errors="coerce")
-    bad = s.notna() & (num.isna() | (num != num.round()))
-    return num.fillna(-1).astype(np.int64).to_numpy(), bad
+def _lookup(col: pa.Array, mapping: Mapping[Any, str | None]) -> pa.Array:
+    """Vectorised dictionary lookup (Arrow hash join); misses become null."""
+    keys = [k for k, v in mapping.items() if v is not None]
+    if not keys:
+        return pa.nulls(len(col), pa.string())
+    idx = pc.index_in(col, value_set=pa.array(keys, type=col.type))
+    return pc.take(pa.array([mapping[k] for k in keys], type=pa.string()), idx)
+
+
+def _text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
 
 
 def apply_mapping(
@@ -50,18 +69,29 @@ def apply_mapping(
     resolve_fk: FkResolver,
     run_code: CodeRunner | None = None,
 ) -> BatchResult:
+    """Arrow in, Arrow out; pandas only for the parsers that need it, on their column alone."""
     n = batch.num_rows
+    failed = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
-    out: dict[str, pd.Series | pa.Array] = {}
+    out: dict[str, pa.Array] = {}
 
-    def fail(mask: pd.Series | np.ndarray, text: pd.Series | str) -> None:
-        m = np.asarray(mask, dtype=bool) & pd.isna(reason)
-        if m.any():
-            reason[m] = text[m].to_numpy() if isinstance(text, pd.Series) else text
+    def fail(
+        mask: np.ndarray, text: str, rule: ColumnRule | None = None, src: pa.Array | None = None
+    ) -> None:
+        m = np.asarray(mask, dtype=bool) & ~failed
+        if not m.any():
+            return
+        failed[m] = True
+        if rule is None or src is None:
+            reason[m] = text
+            return
+        # Reasons are built for failing rows only: the happy path pays nothing for them.
+        values = src.filter(pa.array(m)).to_pylist()
+        reason[m] = [f"{rule.target}: {rule.source}={str(v)[:80]!r} {text}" for v in values]
 
     legacy_ids = None
     if mapping.key_source:
-        keys, bad = _as_int(_series(batch, mapping.key_source))
+        keys, _, bad = _ints(batch.column(mapping.key_source))
         fail(bad, f"legacy key {mapping.key_source} is not an integer")
         legacy_ids = keys
 
@@ -72,36 +102,51 @@ def apply_mapping(
             out[rule.target] = uuid_arrow(np.where(legacy_ids < 0, 0, legacy_ids), seed)
             continue
         if rule.kind == "constant":
-            out[rule.target] = pd.Series([rule.value] * n, dtype=object)
+            out[rule.target] = pa.array([rule.value] * n, type=pa.string())
             continue
         if rule.kind == "code":
             continue  # applied below, on the whole frame
-        src = _series(batch, rule.source or "")
-        if rule.kind == "fk":
-            ids, bad = _as_int(src)
-            fail(bad, _why(rule, src, "is not an integer key"))
-            present = src.notna() & ~bad
-            found = resolve_fk(rule.fk_target or "", np.unique(ids[present.to_numpy()]))
-            resolved = pd.Series(ids).map(found).astype(object)
-            resolved[~present.to_numpy()] = None
-            orphan = present.to_numpy() & resolved.isna().to_numpy()
+        src = _text(batch.column(rule.source or ""))
+        if rule.kind == "copy":
+            out[rule.target] = src
+        elif rule.kind == "fk":
+            ids, present, bad = _ints(src)
+            fail(bad, "is not an integer key", rule, src)
+            found = resolve_fk(rule.fk_target or "", np.unique(ids[present]))
+            resolved = _lookup(pa.array(ids, pa.int64()), found)
+            resolved = pc.if_else(pa.array(present), resolved, pa.nulls(n, pa.string()))
+            orphan = present & np.asarray(resolved.is_null().to_numpy(zero_copy_only=False))
             fail(
                 orphan,
-                _why(
-                    rule,
-                    src,
-                    f"references a {rule.fk_target} row that was not "
-                    "migrated (missing or rejected)",
-                ),
+                f"references a {rule.fk_target} row that was not migrated (missing or rejected)",
+                rule,
+                src,
             )
             out[rule.target] = resolved
-            continue
-        conv = _convert(rule, tcol, src)
-        if conv is not None:
-            fail(conv.failed, _why(rule, src, conv.reason))
-            out[rule.target] = conv.values
+        elif rule.kind == "enum":
+            labels = _lookup(src, rule.value_map)
+            miss = np.asarray(labels.is_null().to_numpy(zero_copy_only=False)) & ~np.asarray(
+                src.is_null().to_numpy(zero_copy_only=False)
+            )
+            if miss.any():  # loose matching (case, spacing) only where the exact map missed
+                idx = np.flatnonzero(miss)
+                conv = to_enum(
+                    src.take(pa.array(idx)).to_pandas().astype(object),
+                    rule.value_map,
+                    tcol.enum_labels or [],
+                )
+                patched = labels.to_pandas().astype(object)
+                patched.iloc[idx] = conv.values.to_numpy()
+                labels = pa.array(patched, type=pa.string(), from_pandas=True)
+                still = np.zeros(n, dtype=bool)
+                still[idx] = conv.failed.to_numpy()
+                fail(still, conv.reason, rule, src)
+            out[rule.target] = labels
         else:
-            out[rule.target] = src
+            parsed = _convert(rule, tcol, src.to_pandas().astype(object))
+            assert parsed is not None
+            fail(parsed.failed.to_numpy(), parsed.reason, rule, src)
+            out[rule.target] = pa.array(parsed.values, type=pa.string(), from_pandas=True)
 
     code_rules = [r for r in mapping.columns if r.kind == "code"]
     if code_rules:
@@ -116,43 +161,31 @@ def apply_mapping(
             result = run_code(code, frame, targets)
             for name in targets:
                 col = result[name].astype(object)
-                out[name] = col.where(col.notna(), None).reset_index(drop=True)
+                out[name] = pa.array(
+                    col.where(col.notna(), None).reset_index(drop=True),
+                    type=pa.string(),
+                    from_pandas=True,
+                )
 
     # Required columns that ended up empty.
     for rule in mapping.columns:
-        tcol = target.column(rule.target)
-        if tcol.nullable:
-            continue
-        vals = out[rule.target]
-        empty = (
-            vals.is_null().to_numpy(zero_copy_only=False)
-            if isinstance(vals, pa.Array)
-            else pd.isna(vals).to_numpy()
-        )
-        fail(empty, f"{rule.target} is required but has no value")
+        if not target.column(rule.target).nullable:
+            empty = np.asarray(out[rule.target].is_null().to_numpy(zero_copy_only=False))
+            fail(empty, f"{rule.target} is required but has no value")
 
-    ok = pd.isna(reason)
-    columns = {}
-    for name, vals in out.items():
-        arr = (
-            vals
-            if isinstance(vals, pa.Array)
-            else pa.array(vals, type=pa.string(), from_pandas=True)
-        )
-        columns[name] = arr.filter(pa.array(ok)) if not ok.all() else arr
-    rejected = batch.filter(pa.array(~ok)).to_pandas().astype(object)
-    rejected["__reason"] = reason[~ok]
+    ok = ~failed
+    keep = pa.array(ok)
+    columns = {name: (vals if ok.all() else vals.filter(keep)) for name, vals in out.items()}
+    if failed.any():
+        rejected = batch.filter(pa.array(failed)).to_pandas().astype(object)
+        rejected["__reason"] = reason[failed]
+    else:
+        rejected = pd.DataFrame(columns=[*batch.column_names, "__reason"])
     return BatchResult(
         columns=columns,
-        accepted=np.asarray(ok, dtype=bool),
+        accepted=ok,
         legacy_ids=legacy_ids[ok] if legacy_ids is not None else None,
         rejected=rejected,
-    )
-
-
-def _why(rule: ColumnRule, src: pd.Series, text: str) -> pd.Series:
-    return (
-        f"{rule.target}: {rule.source}=" + src.astype(str).str.slice(0, 80).map(repr) + f" {text}"
     )
 
 
