@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_control (
 CREATE INDEX IF NOT EXISTS migration_control_table_idx
   ON {schema}.migration_control (table_name, partition_key, id DESC);
 CREATE TABLE IF NOT EXISTS {schema}.migration_mappings (
-  entity_type VARCHAR NOT NULL,
+  entity_type VARCHAR COLLATE "C" NOT NULL,
   legacy_id BIGINT NOT NULL,
   new_id UUID NOT NULL,
   migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(),

@@ -12,9 +12,12 @@ until the offending rows are isolated; they go to the rejects table with the dat
 
 import io
 import json
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from agents import bookkeeping
+from agents import bookkeeping, constraints
 from agents.db import connect, qualified, scalar
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
@@ -34,6 +37,7 @@ from agents.transform import BatchResult, CodeRunner, apply_mapping
 
 ProgressCallback = Callable[[int, int], None]
 MIN_BATCH, MAX_BATCH = 1_000, 500_000
+BULK_ROWS = 50_000  # from this many new rows on, a table is loaded in bulk mode
 TARGET_BATCH_SECONDS = 1.5
 
 
@@ -282,6 +286,9 @@ class _Writer:
             "COPY {}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
             "FROM STDIN WITH (FORMAT csv)"
         ).format(s)
+        self.mappings_conn: Any = None  # set for bulk loads: mappings COPY on its own core
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbmigrate-mappings")
+        self._pending: Future[None] | None = None
         # Legacy keys above this were never mapped: their rows can be appended, not upserted.
         self.append_after: int | None = None
         if any(r.kind == "uuid_key" for r in mapping.columns):
@@ -332,13 +339,10 @@ class _Writer:
                     self._append(table, ids)
                 return []
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
-                pass  # fall through to the row-isolating path
+                self.abort_mappings()  # fall through to the row-isolating path
         return self._write_range(table, res.legacy_ids, 0, table.num_rows)
 
     def _append(self, table: pa.Table, ids: np.ndarray) -> None:
-        conn = self.conn
-        with conn.cursor().copy(self.copy_target) as copy:
-            copy.write(_csv_bytes(table))
         assert self.mapping.key_target
         n = len(ids)
         m = pa.table(
@@ -349,8 +353,39 @@ class _Writer:
                 "migration_batch": pa.array([self.tag] * n, pa.string()),
             }
         )
-        with conn.cursor().copy(self.copy_mappings) as copy:
-            copy.write(_csv_bytes(m))
+        side = self.mappings_conn
+        if side is not None:
+            # Second connection, second core: the mappings load beside the target rows. Its
+            # transaction commits just before the target's (commit_mappings); if the target's
+            # commit is then lost, the resumed run sees these ids as mapped and upserts them.
+            side.execute("BEGIN")
+            self._pending = self._pool.submit(self._copy, side, self.copy_mappings, m)
+        with self.conn.cursor().copy(self.copy_target) as copy:
+            copy.write(_csv_bytes(table))
+        if side is None:
+            self._copy(self.conn, self.copy_mappings, m)
+        elif self._pending is not None:
+            self._pending.result()
+
+    @staticmethod
+    def _copy(conn: Any, statement: sql.Composable, table: pa.Table) -> None:
+        with conn.cursor().copy(statement) as copy:
+            copy.write(_csv_bytes(table))
+
+    def commit_mappings(self) -> None:
+        if self._pending is not None and self.mappings_conn is not None:
+            self._pending.result()
+            self.mappings_conn.execute("COMMIT")
+        self._pending = None
+
+    def abort_mappings(self) -> None:
+        if self._pending is not None and self.mappings_conn is not None:
+            try:
+                self._pending.result()
+            except Exception:  # the target side already failed; this is cleanup
+                pass
+            self.mappings_conn.execute("ROLLBACK")
+        self._pending = None
 
     def _write_range(
         self, table: pa.Table, ids: np.ndarray | None, lo: int, hi: int
@@ -543,21 +578,36 @@ def migrate_table(
         )
         resumed_after = after
         reader = _Reader(sconn, mapping, settings.source_schema, cols, all_cols, key_range)
+        # A crashed bulk load may have left this table's foreign keys parked: put them back.
+        constraints.restore_foreign_keys(tconn, tschema, target.name)
         writer = _Writer(tconn, mapping, target, tschema, tag)
-        resolve = _fk_resolver(tconn, tschema)
-        batch_size = settings.batch_size
+        # Reading and transforming run one batch ahead of writing, in their own thread, with
+        # their own target connection for FK lookups (parents are committed before children).
+        lconn = psycopg.connect(target_dsn, autocommit=True)
+        resolve = _fk_resolver(lconn, tschema)
+        bulk = writer.append_after is not None and total - done >= BULK_ROWS
+        deferred = constraints.defer_foreign_keys(tconn, tschema, target.name) if bulk else []
+        mconn = psycopg.connect(target_dsn, autocommit=True) if bulk else None
+        for conn in (tconn, mconn):
+            if conn is not None:
+                # Each batch commits data and progress together, so losing the last commits
+                # in a server crash loses nothing a resume does not redo.
+                conn.execute("SET synchronous_commit = off")
+        writer.mappings_conn = mconn
+        sizing = {"batch": settings.batch_size}
+        if run_code is None and any(r.kind == "code" for r in mapping.columns):
+            run_code = sandbox_runner(lconn, tschema, mapping.target, tag)
+
+        def transform(page: pa.Table) -> BatchResult:
+            return apply_mapping(
+                page, mapping, target, seed=seed, resolve_fk=resolve, run_code=run_code
+            )
+
+        pages = _prefetch(reader, after, sizing, bool(mapping.key_source), transform)
         read = migrated = rejected = batches = 0
         try:
-            if run_code is None and any(r.kind == "code" for r in mapping.columns):
-                run_code = sandbox_runner(tconn, tschema, mapping.target, tag)
-            while True:
+            for page, res in pages:
                 t0 = time.monotonic()
-                page = reader.page(after, batch_size)
-                if page.num_rows == 0:
-                    break
-                res = apply_mapping(
-                    page, mapping, target, seed=seed, resolve_fk=resolve, run_code=run_code
-                )
                 last = None
                 if mapping.key_source:
                     last = int(pd.to_numeric(page.column(mapping.key_source)[-1].as_py()))
@@ -577,18 +627,19 @@ def migrate_table(
                         processed=page.num_rows - n_rej,
                         rejected=n_rej,
                         last_key=last,
-                        batch_size=batch_size,
+                        batch_size=page.num_rows,
                     )
+                    writer.commit_mappings()  # before the target commits: see _Writer
                 read += page.num_rows
                 rejected += n_rej
                 migrated += page.num_rows - n_rej
                 batches += 1
                 if on_progress:
                     on_progress(done + read, total)
-                if not mapping.key_source or page.num_rows < batch_size:
-                    break
-                after = last
-                batch_size = _adapt(batch_size, time.monotonic() - t0)
+                sizing["batch"] = _adapt(sizing["batch"], time.monotonic() - t0)
+            problems = constraints.restore_foreign_keys(tconn, tschema, target.name)
+            if problems:
+                raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
                 msg = (
@@ -600,10 +651,18 @@ def migrate_table(
                 raise ExecutionError(f"{mapping.target}: {msg}")
             bookkeeping.finish_control(tconn, tschema, control_id, status="completed")
         except Exception as exc:  # the first outcome recorded wins (finish_control is once-only)
+            pages.close()
+            writer.abort_mappings()
+            if deferred:
+                constraints.restore_foreign_keys(tconn, tschema, target.name)
             bookkeeping.finish_control(
                 tconn, tschema, control_id, status="failed", error=str(exc)[:500]
             )
             raise
+        finally:
+            lconn.close()
+            if mconn is not None:
+                mconn.close()
         sconn.rollback()
     return TableRun(
         target=mapping.target,
@@ -614,6 +673,59 @@ def migrate_table(
         seconds=round(time.monotonic() - started, 3),
         resumed_after=resumed_after,
     )
+
+
+def _prefetch(
+    reader: "_Reader",
+    after: int | None,
+    sizing: dict[str, int],
+    keyed: bool,
+    transform: Callable[[pa.Table], BatchResult],
+) -> Generator[tuple[pa.Table, BatchResult], None, None]:
+    """Read and transform the next page while the current one is written (bounded: 2 ahead).
+
+    The source connection is used by this thread only; COPY parsing and Arrow kernels release
+    the GIL, so this work overlaps with the target's on the other core.
+    """
+    pages: queue.Queue[tuple[pa.Table, BatchResult] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        cursor = after
+        try:
+            while not stop.is_set():
+                size = sizing["batch"]
+                page = reader.page(cursor, size)
+                if page.num_rows == 0:
+                    break
+                pages.put((page, transform(page)))
+                if not keyed or page.num_rows < size:
+                    break
+                cursor = int(
+                    pd.to_numeric(page.column(reader.mapping.key_source or "")[-1].as_py())
+                )
+        except BaseException as exc:  # handed to the consumer, raised there
+            pages.put(exc)
+        finally:
+            pages.put(None)
+
+    thread = threading.Thread(target=produce, name="dbmigrate-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = pages.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                pages.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)
 
 
 def _refused_rows(page: pa.Table, res: BatchResult, refused: list[tuple[int, str]]) -> pd.DataFrame:
