@@ -12,6 +12,7 @@ until the offending rows are isolated; they go to the rejects table with the dat
 
 import io
 import json
+import logging
 import queue
 import threading
 import time
@@ -35,6 +36,7 @@ from agents.identity import entity_seed
 from agents.models import Filter, TableInfo, TableMapping
 from agents.transform import BatchResult, CodeRunner, apply_mapping
 
+log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 MIN_BATCH, MAX_BATCH = 1_000, 500_000
 BULK_ROWS = 50_000  # from this many new rows on, a table is loaded in bulk mode
@@ -318,7 +320,7 @@ class _Writer:
             )
         )
 
-    def write(self, res: BatchResult) -> list[tuple[int, str]]:
+    def write(self, res: BatchResult, budget: int) -> list[tuple[int, str]]:
         """Write accepted rows; returns (row index, database error) for rows the DB refused.
 
         Rows whose legacy keys lie beyond everything this entity ever mapped cannot conflict
@@ -338,9 +340,12 @@ class _Writer:
                 with self.conn.transaction():
                     self._append(table, ids)
                 return []
-            except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                log.info("bulk append refused (%s); isolating rows", str(exc).splitlines()[0])
                 self.abort_mappings()  # fall through to the row-isolating path
-        return self._write_range(table, res.legacy_ids, 0, table.num_rows)
+        refused: list[tuple[int, str]] = []
+        self._write_range(table, res.legacy_ids, 0, table.num_rows, refused, budget)
+        return refused
 
     def _append(self, table: pa.Table, ids: np.ndarray) -> None:
         assert self.mapping.key_target
@@ -388,21 +393,41 @@ class _Writer:
         self._pending = None
 
     def _write_range(
-        self, table: pa.Table, ids: np.ndarray | None, lo: int, hi: int
-    ) -> list[tuple[int, str]]:
+        self,
+        table: pa.Table,
+        ids: np.ndarray | None,
+        lo: int,
+        hi: int,
+        refused: list[tuple[int, str]],
+        budget: int,
+    ) -> None:
+        """Bisect inside savepoints until the refused rows are isolated.
+
+        The reject budget bounds the work: when more rows are refused than the table may reject
+        at all, the failure is systematic (a constraint every row breaks) and the table fails
+        with the database's message instead of isolating row after row.
+        """
         if lo >= hi:
-            return []
+            return
         part = table.slice(lo, hi - lo)
         try:
             with self.conn.transaction():
                 self._write_part(part, ids[lo:hi] if ids is not None else None)
-            return []
+            return
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
             err: psycopg.Error = exc
+        message = str(err).strip().splitlines()[0]
         if hi - lo == 1:
-            return [(lo, str(err).strip().splitlines()[0])]
+            refused.append((lo, message))
+            if len(refused) > budget:
+                raise ExecutionError(
+                    f"{self.mapping.target}: the target database refused more rows than the "
+                    f"reject threshold allows ({budget}); first refusal: {refused[0][1]}"
+                )
+            return
         mid = (lo + hi) // 2
-        return self._write_range(table, ids, lo, mid) + self._write_range(table, ids, mid, hi)
+        self._write_range(table, ids, lo, mid, refused, budget)
+        self._write_range(table, ids, mid, hi, refused, budget)
 
     def _write_part(self, part: pa.Table, ids: np.ndarray | None) -> None:
         conn = self.conn
@@ -612,7 +637,8 @@ def migrate_table(
                 if mapping.key_source:
                     last = int(pd.to_numeric(page.column(mapping.key_source)[-1].as_py()))
                 with tconn.transaction():
-                    refused = writer.write(res)
+                    budget = max(1, int(settings.max_reject_ratio * total)) - rejected
+                    refused = writer.write(res, budget)
                     rejects = res.rejected
                     if refused:
                         rejects = pd.concat(

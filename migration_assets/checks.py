@@ -16,6 +16,7 @@ DESCRIPTIONS = {
     "reconciliation": "Legacy rows selected by the mapping = migrated + rejected, exactly.",
     "foreign_keys": "Every UUID foreign key finds its parent row.",
     "sample_values": "Sampled legacy rows, mapped again, equal the stored rows.",
+    "checksums": "Every legacy row, mapped again, matches the target by count and checksum.",
 }
 
 

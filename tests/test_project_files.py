@@ -82,6 +82,6 @@ def test_definitions_load_and_lineage_follows_foreign_keys(
         dg.AssetKey(["legacy", "dispatch_role"]),
     } <= parents
     checks = {k.name for k in graph.asset_check_keys if k.asset_key == roles}
-    assert checks == {"schema", "reconciliation", "foreign_keys", "sample_values"}
+    assert checks == {"schema", "reconciliation", "foreign_keys", "sample_values", "checksums"}
     report = graph.get(dg.AssetKey(["migration_report"])).parent_keys
     assert roles in report
