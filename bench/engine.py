@@ -74,8 +74,8 @@ def pgloader(server: EmbeddedPostgres, src: str, rows: int) -> float | None:
         return None
     dest = server.create_database(f"bench_pgloader_{rows}", replace=True)
     host = src.split("host=")[1]
-    s_db = src.split("/")[-1].split("?")[0]
-    t_db = dest.split("/")[-1].split("?")[0]
+    s_db = src.split("?")[0].rsplit("/", 1)[-1]
+    t_db = dest.split("?")[0].rsplit("/", 1)[-1]
     load = Path(tempfile.mkdtemp()) / "bench.load"
     load.write_text(
         f"LOAD DATABASE FROM pgsql://postgres@unix:{host}:5432/{s_db}\n"

@@ -109,9 +109,13 @@ def print_report(report: MigrationReport, root: Path) -> None:
 
 
 def _run(root: Path, accept: bool) -> int:
+    from migration_assets.progress import control_progress
     from migration_assets.runner import run_project
 
-    outcome = run_project(root, accept_proposals=accept)
+    project = Project.load(root)
+    _, target_dsn = project.dsns()
+    with control_progress(target_dsn, project.settings.target_schema, console):
+        outcome = run_project(root, accept_proposals=accept)
     for f in outcome.failures:
         console.print(f"[red]table failed:[/] {f}")
     print_report(outcome.report, root)
