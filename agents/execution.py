@@ -122,7 +122,16 @@ def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -
         )
 
 
-def source_select(mapping: TableMapping, schema: str) -> tuple[list[str], sql.Composed]:
+def _since(changed_since_xmin: int | None) -> sql.Composable:
+    """Rows written by transactions at or after a snapshot's xmin (see change_detection)."""
+    if changed_since_xmin is None:
+        return sql.SQL("TRUE")
+    return sql.SQL("(xmin::text::bigint >= {})").format(sql.Literal(changed_since_xmin))
+
+
+def source_select(
+    mapping: TableMapping, schema: str, changed_since_xmin: int | None = None
+) -> tuple[list[str], sql.Composed]:
     """Columns read and the base SELECT (without paging) for a mapping."""
     cols = []
     for c in [mapping.key_source] + [r.source for r in mapping.columns]:
@@ -132,18 +141,23 @@ def source_select(mapping: TableMapping, schema: str) -> tuple[list[str], sql.Co
         if r.kind == "code":  # generated code may read any column of the row
             cols = []
             break
-    base = sql.SQL("SELECT {cols} FROM {t} WHERE {f}").format(
+    base = sql.SQL("SELECT {cols} FROM {t} WHERE {f} AND {since}").format(
         cols=sql.SQL(", ").join(map(sql.Identifier, cols)) if cols else sql.SQL("*"),
         t=qualified(schema, mapping.source),
         f=filter_sql(mapping.filters),
+        since=_since(changed_since_xmin),
     )
     return cols, base
 
 
 def count_source_rows(
-    conn: Any, mapping: TableMapping, schema: str, key_range: tuple[int, int] | None = None
+    conn: Any,
+    mapping: TableMapping,
+    schema: str,
+    key_range: tuple[int, int] | None = None,
+    changed_since_xmin: int | None = None,
 ) -> int:
-    where = [filter_sql(mapping.filters)]
+    where = [filter_sql(mapping.filters), _since(changed_since_xmin)]
     if key_range and mapping.key_source:
         where.append(
             sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
@@ -169,11 +183,12 @@ class _Reader:
         columns: list[str],
         all_columns: list[str],
         key_range: tuple[int, int] | None,
+        changed_since_xmin: int | None = None,
     ) -> None:
         self.conn = conn
         self.mapping = mapping
         self.names = columns or all_columns
-        _, base = source_select(mapping, schema)
+        _, base = source_select(mapping, schema, changed_since_xmin)
         self.base = base
         self.key_range = key_range
 
@@ -571,6 +586,7 @@ def migrate_table(
     partition: str | None = None,
     run_code: CodeRunner | None = None,
     on_progress: ProgressCallback | None = None,
+    changed_since_xmin: int | None = None,
 ) -> TableRun:
     """Migrate one (approved, effective) table mapping; idempotent and resumable."""
     check_mapping(mapping, source, target)
@@ -588,8 +604,10 @@ def migrate_table(
         sconn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         tconn.execute("SET TIME ZONE 'UTC'")
         bookkeeping.ensure_bookkeeping(tconn, tschema)
-        total = count_source_rows(sconn, mapping, settings.source_schema, key_range)
-        cols, base = source_select(mapping, settings.source_schema)
+        total = count_source_rows(
+            sconn, mapping, settings.source_schema, key_range, changed_since_xmin
+        )
+        cols, base = source_select(mapping, settings.source_schema, changed_since_xmin)
         all_cols = [c.name for c in source.columns]
         control_id, after, done = bookkeeping.start_control(
             tconn,
@@ -602,7 +620,9 @@ def migrate_table(
             source_query=base.as_string(sconn),
         )
         resumed_after = after
-        reader = _Reader(sconn, mapping, settings.source_schema, cols, all_cols, key_range)
+        reader = _Reader(
+            sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
+        )
         # A crashed bulk load may have left this table's foreign keys parked: put them back.
         constraints.restore_foreign_keys(tconn, tschema, target.name)
         writer = _Writer(tconn, mapping, target, tschema, tag)
@@ -752,6 +772,63 @@ def _prefetch(
                 pages.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.1)
+
+
+def apply_deletes(
+    source_dsn: str,
+    target_dsn: str,
+    mapping: TableMapping,
+    target: TableInfo,
+    settings: ExecutionSettings,
+) -> int:
+    """Delete target rows whose legacy row is gone (``delete_policy: delete``).
+
+    Their ``migration_mappings`` rows stay, so a legacy id that comes back gets its old UUID.
+    """
+    if not mapping.key_source or not mapping.key_target:
+        return 0
+    with connect(source_dsn, read_only=True) as sconn:
+        alive = np.array(
+            [
+                r[0]
+                for r in sconn.execute(
+                    sql.SQL("SELECT {k} FROM {t} WHERE {f}").format(
+                        k=sql.Identifier(mapping.key_source),
+                        t=qualified(settings.source_schema, mapping.source),
+                        f=filter_sql(mapping.filters),
+                    )
+                ).fetchall()
+            ],
+            dtype=np.int64,
+        )
+        sconn.rollback()
+    s = sql.Identifier(settings.target_schema)
+    with connect(target_dsn, role=settings.target_role, autocommit=True) as tconn:
+        mapped = tconn.execute(
+            sql.SQL(
+                "SELECT m.legacy_id, m.new_id FROM {s}.migration_mappings m JOIN {t} x "
+                "ON x.{k} = m.new_id WHERE m.entity_type = %s"
+            ).format(
+                s=s,
+                t=qualified(settings.target_schema, target.name),
+                k=sql.Identifier(mapping.key_target),
+            ),
+            (mapping.target,),
+        ).fetchall()
+        if not mapped:
+            return 0
+        ids = np.array([r[0] for r in mapped], dtype=np.int64)
+        gone = ~np.isin(ids, alive)
+        doomed = [mapped[i][1] for i in np.flatnonzero(gone)]
+        if doomed:
+            tconn.execute(
+                sql.SQL("DELETE FROM {t} WHERE {k} = ANY(%s)").format(
+                    t=qualified(settings.target_schema, target.name),
+                    k=sql.Identifier(mapping.key_target),
+                ),
+                (doomed,),
+            )
+    return len(doomed)
 
 
 def _refused_rows(page: pa.Table, res: BatchResult, refused: list[tuple[int, str]]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -52,6 +52,10 @@ class ProjectSettings(Model):
     target_role: str | None = Field(default=None, description="SET ROLE for writes (RLS)")
     max_reject_ratio: float = Field(default=0.05, description="Fail a table above this share")
     embedded: bool = Field(default=False, description="Databases live in the embedded server")
+    delete_policy: Literal["keep", "delete"] = Field(
+        default="keep",
+        description="Legacy rows deleted after migration: keep their target rows, or delete them",
+    )
 
 
 class Project(BaseModel):

@@ -9,6 +9,7 @@ from migration_assets.legacy import build_legacy_asset
 from migration_assets.mappings import build_mapping_asset
 from migration_assets.project_context import load_project, project_dir
 from migration_assets.report import build_report_asset
+from migration_assets.sensors import build_source_change_sensor
 from migration_assets.targets import build_target_asset
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
@@ -32,6 +33,10 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
         assets.append(build_mapping_asset(t, mappings[t].source))
         assets.append(build_target_asset(t, mappings[t].source, parents.get(t, [])))
     assets.append(build_report_asset(targets))
+    by_source: dict[str, list[str]] = {}
+    for t in targets:
+        by_source.setdefault(mappings[t].source, []).append(t)
+    sensor = build_source_change_sensor(project.settings.source_schema, by_source)
     job = dg.define_asset_job(
         MIGRATE_JOB,
         selection=dg.AssetSelection.all(),
@@ -40,6 +45,7 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[job],
+        sensors=[sensor],
         resources={
             "legacy_db": LegacyDatabase(dsn=dg.EnvVar(SOURCE_ENV)),
             "target_db": TargetDatabase(

@@ -12,11 +12,12 @@ import dagster as dg
 from agents import bookkeeping
 from agents.db import connect
 from agents.errors import MigrationError
-from agents.execution import ExecutionSettings, migrate_table, sandbox_runner
+from agents.execution import ExecutionSettings, apply_deletes, migrate_table, sandbox_runner
 from agents.models import CheckOutcome, TableInfo, TableMapping
 from agents.validation import Counts, validate_table
 from migration_assets.checks import check_results, check_specs
 from migration_assets.keys import legacy_key, mapping_key, target_key
+from migration_assets.sensors import SINCE_TAG
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
 
@@ -75,10 +76,24 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
         def progress(done: int, total: int) -> None:
             context.log.debug("%s: %d/%d rows", target, done, total)
 
+        tags = context.run.tags if context.run else {}
+        since = tags.get(SINCE_TAG)
         try:
             run = migrate_table(
-                legacy_db.dsn, target_db.dsn, mapping, src_t, tgt_t, settings, on_progress=progress
+                legacy_db.dsn,
+                target_db.dsn,
+                mapping,
+                src_t,
+                tgt_t,
+                settings,
+                on_progress=progress,
+                changed_since_xmin=int(since) if since else None,
             )
+            deleted = 0
+            if inputs.project.settings.delete_policy == "delete" and (
+                since is None or "deletes" in tags.get("dbmigrate/changed", "")
+            ):
+                deleted = apply_deletes(legacy_db.dsn, target_db.dsn, mapping, tgt_t, settings)
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
         all_targets = {t.name: t for t in inputs.target.tables}
@@ -112,6 +127,8 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
                 "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
                 "dagster/row_count": dg.MetadataValue.int(c.rows_migrated),
                 "rows_this_run": dg.MetadataValue.int(run.rows_read),
+                "rows_deleted_this_run": dg.MetadataValue.int(deleted),
+                "incremental_since_xmin": dg.MetadataValue.text(since or "full pass"),
                 "batches": dg.MetadataValue.int(run.batches),
                 "seconds": dg.MetadataValue.float(run.seconds),
                 "rows_per_second": dg.MetadataValue.float(
