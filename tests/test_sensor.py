@@ -44,7 +44,7 @@ def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None
 
 
 def test_sensor_requests_runs_for_changed_tables_only(live_project) -> None:
-    src, tgt, project = live_project
+    src, tgt, _project = live_project
     from migration_assets.definitions import build_definitions
 
     defs = build_definitions()
@@ -70,7 +70,7 @@ def test_sensor_requests_runs_for_changed_tables_only(live_project) -> None:
     )
     # Statistics reach the shared counters when the writing backend ends: allow a moment.
     for _ in range(50):
-        result, ctx = _tick(defs, instance, cursor)
+        result, _ctx = _tick(defs, instance, cursor)
         if result.run_requests:
             break
         time.sleep(0.2)
