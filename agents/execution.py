@@ -37,6 +37,13 @@ from agents.models import Filter, TableInfo, TableMapping
 from agents.transform import BatchResult, CodeRunner, apply_mapping
 
 log = logging.getLogger(__name__)
+# What a single row can cause: bad values, constraint or row-level-security refusals. These are
+# isolated row by row; anything else fails the table.
+ROW_ERRORS = (
+    psycopg.errors.DataError,
+    psycopg.errors.IntegrityError,
+    psycopg.errors.InsufficientPrivilege,
+)
 ProgressCallback = Callable[[int, int], None]
 MIN_BATCH, MAX_BATCH = 1_000, 500_000
 BULK_ROWS = 50_000  # from this many new rows on, a table is loaded in bulk mode
@@ -308,7 +315,17 @@ class _Writer:
         self._pending: Future[None] | None = None
         # Legacy keys above this were never mapped: their rows can be appended, not upserted.
         self.append_after: int | None = None
-        if any(r.kind == "uuid_key" for r in mapping.columns):
+        # COPY cannot write into a table under row-level security: INSERT ... SELECT from the
+        # staging table can, and the policies then judge every row.
+        rls = bool(
+            scalar(
+                conn.execute(
+                    "SELECT relrowsecurity FROM pg_class WHERE oid = %s::regclass",
+                    (f'"{schema}"."{target.name}"',),
+                )
+            )
+        )
+        if any(r.kind == "uuid_key" for r in mapping.columns) and not rls:
             self.append_after = int(
                 scalar(
                     conn.execute(
@@ -355,7 +372,7 @@ class _Writer:
                 with self.conn.transaction():
                     self._append(table, ids)
                 return []
-            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            except ROW_ERRORS as exc:
                 log.info("bulk append refused (%s); isolating rows", str(exc).splitlines()[0])
                 self.abort_mappings()  # fall through to the row-isolating path
         refused: list[tuple[int, str]] = []
@@ -429,7 +446,7 @@ class _Writer:
             with self.conn.transaction():
                 self._write_part(part, ids[lo:hi] if ids is not None else None)
             return
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        except ROW_ERRORS as exc:
             err: psycopg.Error = exc
         message = str(err).strip().splitlines()[0]
         if hi - lo == 1:
