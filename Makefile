@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONWARNINGS := ignore
 
-.PHONY: demo test lint typecheck install bench clean
+.PHONY: demo test lint typecheck install bench clean sandbox-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,7 +12,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: install
+# The demo's generated transform runs in the sandbox, whose local backend is bubblewrap.
+sandbox-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "installing bubblewrap (the sandbox's local backend)"; \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get install -y -qq bubblewrap >/dev/null; \
+	  else sudo apt-get install -y -qq bubblewrap >/dev/null; fi; }
+
+demo: install sandbox-deps
 	$(VENV)/bin/dbmigrate demo
 
 lint: install
@@ -27,6 +34,8 @@ test: install lint typecheck
 
 bench: install
 	$(PY) bench/accuracy.py
+	$(PY) bench/sandbox_overhead.py
+	$(PY) bench/engine.py --rows 1000000
 
 clean:
 	rm -rf .dbmigrate
