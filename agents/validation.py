@@ -21,9 +21,16 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from agents.db import connect, qualified, scalar
-from agents.execution import ExecutionSettings, _Reader, count_source_rows, source_select
+from agents.execution import (
+    ExecutionSettings,
+    _Reader,
+    count_source_rows,
+    filter_sql,
+    source_select,
+)
 from agents.identity import entity_seed
 from agents.models import CheckOutcome, ColumnInfo, TableInfo, TableMapping
+from agents.reconciliation import reconcile
 from agents.transform import CodeRunner, apply_mapping
 
 CHUNK_ROWS = 200_000
@@ -429,33 +436,30 @@ def _accumulate(
     np.add.at(counts, buckets, 1)
 
 
-def check_checksums(
+def _row_checksums(
     source_dsn: str,
     target_dsn: str,
     settings: ExecutionSettings,
     mapping: TableMapping,
     source: TableInfo,
     target: TableInfo,
+    only: list[str],
     *,
     page_rows: int = 250_000,
-) -> CheckOutcome:
-    """Every row, both sides: legacy rows mapped again vs stored rows, by count and checksum.
+) -> tuple[int, int, int]:
+    """Row by row, for columns without an SQL twin: (differing buckets, legacy rows, target rows).
 
-    Columns are compared in a canonical text form (booleans spelled out, numerics without
-    trailing zeros, timestamps as epoch microseconds), hashed per row and summed per bucket,
-    so the comparison is order-free, streams in bounded memory and points at where it differs.
-    Generated-code columns are left to ``sample_values`` (re-running code on every row would
-    double the sandbox's work).
+    The legacy rows are mapped again and both sides are put in a canonical text form (booleans
+    spelled out, numerics without trailing zeros, timestamps as epoch microseconds), hashed per
+    row and summed per bucket: order-free, streamed in bounded memory.
     """
     import threading
-    import time
 
     declarative = mapping.model_copy(
         update={"columns": [r for r in mapping.columns if r.kind != "code"]}
     )
-    cols = [r.target for r in declarative.columns]
+    cols = [r.target for r in declarative.columns if r.target in only]
     infos = [target.column(c) for c in cols]
-    started = time.monotonic()
     tgt_acc = np.zeros(BUCKETS, dtype=np.uint64)
     tgt_cnt = np.zeros(BUCKETS, dtype=np.int64)
     errors: list[BaseException] = []
@@ -560,20 +564,71 @@ def check_checksums(
     reader_thread.join()
     if errors:
         raise errors[0]
-    seconds = max(time.monotonic() - started, 1e-9)
     differ = int(np.count_nonzero((src_acc != tgt_acc) | (src_cnt != tgt_cnt)))
-    rate = f"{total / seconds:,.0f} rows/s"
-    if differ:
+    return differ, int(src_cnt.sum()), int(tgt_cnt.sum())
+
+
+def check_checksums(
+    source_dsn: str,
+    target_dsn: str,
+    settings: ExecutionSettings,
+    mapping: TableMapping,
+    source: TableInfo,
+    target: TableInfo,
+) -> CheckOutcome:
+    """Every row, both sides, by count and checksum per column (see :mod:`agents.reconciliation`).
+
+    Columns with an SQL twin are aggregated inside both databases in parallel; columns parsed
+    from text are compared row by row in Python; generated-code columns are left to
+    ``sample_values`` (re-running code on every row would double the sandbox's work).
+    """
+    import time
+
+    started = time.monotonic()
+    with connect(target_dsn, read_only=True) as conn:
+        rejected = [
+            int(r[0])
+            for r in conn.execute(
+                sql.SQL("SELECT legacy_id FROM {}.migration_rejects WHERE entity_type = %s").format(
+                    sql.Identifier(settings.target_schema)
+                ),
+                (mapping.target,),
+            ).fetchall()
+            if str(r[0]).lstrip("-").isdigit()
+        ]
+    declarative = [r for r in mapping.columns if r.kind != "code"]
+    in_sql = reconcile(
+        source_dsn,
+        target_dsn,
+        settings.source_schema,
+        settings.target_schema,
+        mapping,
+        source,
+        target,
+        filter_sql(mapping.filters),
+        rejected,
+    )
+    rowwise = [r.target for r in declarative if r.target not in in_sql.columns]
+    problems = [f"{c} differs" for c in in_sql.differing]
+    if rowwise:
+        buckets, src_rows, tgt_rows = _row_checksums(
+            source_dsn, target_dsn, settings, mapping, source, target, rowwise
+        )
+        if buckets:
+            problems.append(
+                f"{buckets} of {BUCKETS} row-checksum buckets differ over "
+                f"{', '.join(rowwise)} ({src_rows} legacy vs {tgt_rows} target rows)"
+            )
+    seconds = max(time.monotonic() - started, 1e-9)
+    rate = f"{in_sql.rows / seconds:,.0f} rows/s"
+    how = f"{len(in_sql.columns)} in SQL" + (f", {len(rowwise)} row by row" if rowwise else "")
+    if problems:
         return CheckOutcome(
-            name="checksums",
-            passed=False,
-            detail=f"{differ} of {BUCKETS} checksum buckets differ between the "
-            f"mapped legacy rows ({int(src_cnt.sum())}) and the target "
-            f"({int(tgt_cnt.sum())}) over {len(cols)} columns; {rate}",
+            name="checksums", passed=False, detail=f"{'; '.join(problems)} ({how}; {rate})"
         )
     return CheckOutcome(
         name="checksums",
         passed=True,
-        detail=f"{int(src_cnt.sum())} rows x {len(cols)} columns match by "
-        f"checksum, every row compared ({rate})",
+        detail=f"{in_sql.rows} rows x {len(declarative)} columns match by count and checksum, "
+        f"every row compared ({how}; {rate})",
     )

@@ -41,7 +41,9 @@ def _python_roots() -> list[Path]:
 def _bind_with_parents(path: Path, args: list[str]) -> None:
     parts = path.parts
     for i in range(2, len(parts)):
-        args += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
+        parent = str(Path(*parts[:i]))
+        if parent != "/tmp":  # the scratch tmpfs keeps its own (sticky, world-writable) mode
+            args += ["--perms", "0755", "--dir", parent]
     args += ["--ro-bind", str(path), str(path)]
 
 
@@ -79,8 +81,8 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
             args += ["--symlink", os.readlink(p), link]
         elif p.is_dir():
             args += ["--ro-bind", link, link]
-    for r in _python_roots():
-        _bind_with_parents(r, args)
+    # The scratch tmpfs first: a Python that lives under /tmp (a CI checkout, say) is bound on
+    # top of it afterwards, instead of being hidden by it.
     args += [
         "--proc",
         "/proc",
@@ -92,6 +94,10 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
         str(limits.tmpfs_mb * 1024 * 1024),
         "--tmpfs",
         "/tmp",
+    ]
+    for r in _python_roots():
+        _bind_with_parents(r, args)
+    args += [
         "--perms",
         "0755",
         "--dir",
