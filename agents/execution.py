@@ -232,7 +232,7 @@ class _Reader:
         return pacsv.read_csv(
             buf,
             read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in self.names},
                 strings_can_be_null=True,

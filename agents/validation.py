@@ -104,7 +104,7 @@ def _read_target(
     tbl = pacsv.read_csv(
         buf,
         read_options=pacsv.ReadOptions(column_names=cols),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in cols},
             strings_can_be_null=True,
@@ -498,7 +498,7 @@ def _row_checksums(
         tbl = pacsv.read_csv(
             io.BytesIO(head),
             read_options=pacsv.ReadOptions(column_names=cols),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in cols},
                 strings_can_be_null=True,
