@@ -8,13 +8,13 @@ for review rather than trusted blindly.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from agents import prompts
+from agents import code_checks, prompts
 from agents.llm import LLMClient
-from agents.models import ColumnMatches, ValueLabels
+from agents.models import ColumnMatches, GeneratedCode, ValueLabels
 from agents.value_classifier import Classification, classify_values
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,25 @@ class ColumnAnswer:
     rationale: str
 
 
+@dataclass(frozen=True)
+class CodeQuestion:
+    source_table: str
+    target_table: str
+    target_column: str
+    target_type: str
+    candidates: list[ColumnCandidate]
+    # Tries code on sample rows in the sandbox; returns None if it worked, else the error.
+    trial: Callable[[str], str | None]
+
+
 class MappingAdvisor(Protocol):
     name: str
 
     def classify(self, q: ValueQuestion) -> list[Classification]: ...
 
     def match_columns(self, q: ColumnQuestion) -> dict[str, ColumnAnswer]: ...
+
+    def write_code(self, q: CodeQuestion) -> tuple[str, str] | None: ...
 
 
 class HeuristicAdvisor:
@@ -74,6 +87,9 @@ class HeuristicAdvisor:
 
     def match_columns(self, q: ColumnQuestion) -> dict[str, ColumnAnswer]:
         return {}  # the heuristic matcher already had its say in data_mapping
+
+    def write_code(self, q: CodeQuestion) -> tuple[str, str] | None:
+        return None  # offline, code comes from templates (agents.code_templates) only
 
 
 class LLMAdvisor:
@@ -182,3 +198,26 @@ class LLMAdvisor:
             for i in reply.items
             if i.source and i.confidence >= 0.5
         }
+
+    def write_code(self, q: CodeQuestion) -> tuple[str, str] | None:
+        """Ask for a transform; accept it only if it passes static checks and a sandbox trial."""
+        n = self.client.config.max_sample_values
+        user = prompts.WRITE_CODE_USER.format(
+            target_table=q.target_table,
+            target_column=q.target_column,
+            target_type=q.target_type,
+            source_table=q.source_table,
+            source_columns="\n".join(
+                f"- {c.name} ({c.data_type}): {c.samples[:n]}" for c in q.candidates
+            ),
+        )
+
+        def validate(reply: GeneratedCode) -> str | None:
+            return code_checks.problems(reply.code) or q.trial(reply.code)
+
+        reply = self.client.ask(
+            system=prompts.WRITE_CODE_SYSTEM, user=user, model=GeneratedCode, validate=validate
+        )
+        if reply is None:
+            return None
+        return reply.code, f"LLM: {reply.rationale}"[:200]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from agents.advisors import (
+    CodeQuestion,
     ColumnCandidate,
     ColumnQuestion,
     HeuristicAdvisor,
@@ -170,6 +171,71 @@ def _ask_advisor_for_columns(
         used.add(a.source)
         out[t] = (a.source, a.confidence, a.confidence, a.rationale)
     return out
+
+
+def _generated_rule(
+    ctx: "MappingContext", tgt: TableInfo, src: TableInfo, tcol: ColumnInfo
+) -> ColumnRule | None:
+    """A required column nothing maps to: the advisor (LLM) may write code, tried first on
+    sample rows in the sandbox; offline this returns None and a human is asked."""
+    if isinstance(ctx.advisor, HeuristicAdvisor):
+        return None
+    with connect(ctx.source_dsn, read_only=True) as conn:
+        cur = conn.execute(
+            sql.SQL("SELECT * FROM {} LIMIT 200").format(
+                qualified(ctx.source.schema_name, src.name)
+            )
+        )
+        names = [d.name for d in cur.description or []]
+        rows = cur.fetchall()
+        conn.rollback()
+    import pandas as pd
+
+    sample = pd.DataFrame(
+        [[None if v is None else str(v) for v in row] for row in rows], columns=names, dtype=object
+    )
+
+    def trial(code: str) -> str | None:
+        from sandbox import SandboxError, run_transform
+
+        try:
+            out = run_transform(code, sample, expect_columns=[tcol.name], timeout_s=60).frame
+        except SandboxError as exc:
+            return f"the code failed on sample rows in the sandbox ({exc.kind}): {exc}"
+        empty = int(out[tcol.name].isna().sum())
+        if empty:
+            return f"{empty} of {len(out)} sample rows got no value for a required column"
+        return None
+
+    candidates = [
+        ColumnCandidate(
+            c.name,
+            c.data_type,
+            [v for v, _ in src.profiles[c.name].top_values] if c.name in src.profiles else [],
+        )
+        for c in src.columns
+    ]
+    answer = ctx.advisor.write_code(
+        CodeQuestion(
+            source_table=src.name,
+            target_table=tgt.name,
+            target_column=tcol.name,
+            target_type=tcol.udt_name,
+            candidates=candidates,
+            trial=trial,
+        )
+    )
+    if answer is None:
+        return None
+    code, why = answer
+    return ColumnRule(
+        target=tcol.name,
+        kind="code",
+        code=code,
+        confidence=0.6,
+        rationale=f"{why}; generated code, tried on {len(sample)} rows in the "
+        "sandbox, runs there on every batch",
+    )
 
 
 def _name_split_rules(
@@ -410,6 +476,10 @@ def propose_table(
             rules.append(rule)
             decisions.extend(more)
         elif not tcol.nullable and not tcol.has_default:
+            generated = _generated_rule(ctx, tgt, src, tcol)
+            if generated is not None:
+                rules.append(generated)
+                continue
             decisions.append(
                 Decision(
                     id=f"{tgt.name}.{tcol.name}.source",

@@ -203,3 +203,8 @@ class ColumnMatch(Model):
 
 class ColumnMatches(Model):
     items: list[ColumnMatch] = Field(description="One item per unmatched target column")
+
+
+class GeneratedCode(Model):
+    code: str = Field(description="Python source defining transform(df) -> DataFrame")
+    rationale: str = Field(default="", description="What the code does, briefly")

@@ -35,3 +35,17 @@ Legacy table {source_table}; columns with type and sample values:
 
 Reply as {{"items": [{{"target": ..., "source": ... or null, "confidence": 0..1,
 "rationale": "..."}}]}} with one item per unmatched target column."""
+
+WRITE_CODE_SYSTEM = """\
+You write small, pure pandas transforms for a database migration. The code must define
+`transform(df)` that takes a DataFrame of legacy rows (all values are strings or None) and
+returns a DataFrame with exactly the requested target column, one output row per input row, in
+the same order. Use only pandas, numpy, re, datetime, math and decimal. No I/O, no network, no
+environment access. Reply with JSON only."""
+
+WRITE_CODE_USER = """\
+Target column: {target_table}.{target_column} ({target_type}), required.
+Legacy table {source_table}; columns with sample values:
+{source_columns}
+
+Reply as {{"code": "<python source>", "rationale": "..."}}."""

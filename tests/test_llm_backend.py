@@ -206,3 +206,54 @@ def test_llm_matches_a_cryptic_column_and_hallucinated_columns_are_refused(
     rules = {r.target: r for r in result.mappings[0].columns}
     assert rules["loyalty_tier"].source == "x7" and rules["loyalty_tier"].confidence <= 0.85
     assert "points_lvl" in llm.requests[1]["messages"][-1]["content"]
+
+
+GOOD_CODE = (
+    "import pandas as pd\n\n"
+    "def transform(df):\n"
+    "    address = df['street_ln'] + ', ' + df['zip_cd'] + ' ' + df['city_nm']\n"
+    "    return pd.DataFrame({'address': address})\n"
+)
+
+
+def test_llm_writes_code_that_is_checked_tried_and_sandboxed(make_db, tmp_path: Path) -> None:
+    from migration_assets.runner import run_project
+    from tests.conftest import query
+
+    src, tgt = make_db("code_src"), make_db("code_tgt")
+    execute(
+        src,
+        "CREATE TABLE tbl_location (loc_id INT PRIMARY KEY, street_ln TEXT, "
+        "city_nm TEXT, zip_cd TEXT); INSERT INTO tbl_location VALUES "
+        "(1, '1 Main St', 'Oslo', '0150'), (2, '9 Rue Haute', 'Lyon', '69001');",
+    )
+    execute(tgt, "CREATE TABLE locations (id UUID PRIMARY KEY, address TEXT NOT NULL);")
+    replies = iter(
+        [
+            "import os\n" + GOOD_CODE,  # reaches for the environment: refused before running
+            GOOD_CODE.replace("df['zip_cd']", "df['postcode']"),  # fails its sandbox trial
+            GOOD_CODE,
+        ]
+    )
+
+    def responder(req: dict[str, Any]) -> tuple[int, str]:
+        if "transform(df)" not in req["messages"][0]["content"]:
+            return 200, json.dumps({"items": []})
+        return 200, json.dumps({"code": next(replies), "rationale": "street, zip and city"})
+
+    with FakeLLM(responder) as llm:
+        project, (result, advisor) = _plan(tmp_path, src, tgt, llm)
+    rule = {r.target: r for r in result.mappings[0].columns}["address"]
+    assert rule.kind == "code" and rule.code == GOOD_CODE and rule.confidence < 0.9
+    feedback = [m["content"] for r in llm.requests for m in r["messages"] if m["role"] == "user"]
+    assert any("not allowed" in f and "os" in f for f in feedback)
+    assert any("failed on sample rows in the sandbox" in f for f in feedback)
+    outcome = run_project(project.root, accept_proposals=True)
+    assert outcome.report.passed, outcome.failures
+    assert sorted(query(tgt, "SELECT address FROM locations")) == [
+        ("1 Main St, 0150 Oslo",),
+        ("9 Rue Haute, 69001 Lyon",),
+    ]
+    assert (
+        query(tgt, "SELECT count(*) FROM migration_sandbox_audit WHERE outcome = 'ok'")[0][0] >= 1
+    )
