@@ -242,7 +242,7 @@ def test_llm_writes_code_that_is_checked_tried_and_sandboxed(make_db, tmp_path: 
         return 200, json.dumps({"code": next(replies), "rationale": "street, zip and city"})
 
     with FakeLLM(responder) as llm:
-        project, (result, advisor) = _plan(tmp_path, src, tgt, llm)
+        project, (result, _) = _plan(tmp_path, src, tgt, llm)
     rule = {r.target: r for r in result.mappings[0].columns}["address"]
     assert rule.kind == "code" and rule.code == GOOD_CODE and rule.confidence < 0.9
     feedback = [m["content"] for r in llm.requests for m in r["messages"] if m["role"] == "user"]
