@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 
-from agents import bookkeeping, constraints
+from agents import bookkeeping, constraints, pgcsv
 from agents.db import connect, qualified, scalar
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
@@ -231,23 +230,7 @@ class _Reader:
         if buf.tell() == 0:
             return pa.table({n: pa.array([], pa.string()) for n in self.names})
         buf.seek(0)
-        return pacsv.read_csv(
-            buf,
-            read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in self.names},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                null_values=[""],
-            ),
-        )
-
-
-def _csv_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-    return buf.getvalue()
+        return pgcsv.read(buf, self.names)
 
 
 class _Writer:
@@ -400,7 +383,7 @@ class _Writer:
             side.execute("BEGIN")
             self._pending = self._pool.submit(self._copy, side, self.copy_mappings, m)
         with self.conn.cursor().copy(self.copy_target) as copy:
-            copy.write(_csv_bytes(table))
+            copy.write(pgcsv.write(table))
         if side is None:
             self._copy(self.conn, self.copy_mappings, m)
         elif self._pending is not None:
@@ -409,7 +392,7 @@ class _Writer:
     @staticmethod
     def _copy(conn: Any, statement: sql.Composable, table: pa.Table) -> None:
         with conn.cursor().copy(statement) as copy:
-            copy.write(_csv_bytes(table))
+            copy.write(pgcsv.write(table))
 
     def commit_mappings(self) -> None:
         if self._pending is not None and self.mappings_conn is not None:
@@ -467,7 +450,7 @@ class _Writer:
         conn = self.conn
         conn.execute("TRUNCATE _dbm_stage, _dbm_map")
         with conn.cursor().copy(self.copy_stage) as copy:
-            copy.write(_csv_bytes(part))
+            copy.write(pgcsv.write(part))
         conn.execute(self.upsert)
         if ids is not None and self.mapping.key_target:
             key_col = self.mapping.key_target
@@ -475,7 +458,7 @@ class _Writer:
             with conn.cursor().copy(
                 "COPY _dbm_map (legacy_id, new_id) FROM STDIN WITH (FORMAT csv)"
             ) as copy:
-                copy.write(_csv_bytes(m))
+                copy.write(pgcsv.write(m))
             conn.execute(self.map_insert)
             if self.has_rejects:
                 conn.execute(

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa_
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 
+from agents import pgcsv
 from agents.db import connect, qualified, scalar
 from agents.execution import (
     ExecutionSettings,
@@ -100,18 +100,7 @@ def _read_target(
             buf.write(chunk)
     if buf.tell() == 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    buf.seek(0)
-    tbl = pacsv.read_csv(
-        buf,
-        read_options=pacsv.ReadOptions(column_names=cols),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in cols},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-        ),
-    )
+    tbl = pgcsv.read(buf.getvalue(), cols)
     return tbl.to_pandas().astype(object).where(lambda d: d.notna(), None)
 
 
@@ -312,12 +301,10 @@ def check_sample_values(
                 c=ident, t=qualified(tschema, target.name)
             )
         )
-        buf = io.BytesIO()
-        pacsv.write_csv(expected, buf, pacsv.WriteOptions(include_header=False))
         with tconn.cursor().copy(
             sql.SQL("COPY _dbm_expect ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
         ) as copy:
-            copy.write(buf.getvalue())
+            copy.write(pgcsv.write(expected))
         differ = scalar(
             tconn.execute(
                 sql.SQL(
@@ -482,17 +469,7 @@ def _row_checksums(
         buf.write(tail)
         # Canonical target values never contain newlines or quotes except in text columns,
         # which PostgreSQL quotes; the CSV reader handles them.
-        tbl = pacsv.read_csv(
-            io.BytesIO(head),
-            read_options=pacsv.ReadOptions(column_names=cols),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in cols},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                null_values=[""],
-            ),
-        )
+        tbl = pgcsv.read(head, cols)
         h, b = _digest([tbl.column(c).combine_chunks() for c in cols])
         _accumulate(tgt_acc, tgt_cnt, h, b)
 
