@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT, execute, query
 
-CHINOOK = ROOT.parent / "shared" / "datasets" / "chinook" / "chinook.sql"
+CHINOOK = ROOT / "tests" / "data" / "chinook" / "chinook.sql"
 REDESIGN = """
 CREATE TABLE artists (id UUID PRIMARY KEY, name TEXT);
 CREATE TABLE albums (id UUID PRIMARY KEY, title TEXT NOT NULL,
