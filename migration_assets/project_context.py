@@ -24,6 +24,12 @@ def load_project() -> tuple[Project, MigrationPlan, DatabaseSchema, dict[str, Ta
     if not (root / "plan.yaml").exists():
         return None
     project = Project.load(root)
+    if project.settings.embedded:
+        # `dagster dev -w workspace.yaml` on the demo project: the embedded server must answer
+        # for runs; start it (or attach to it) and leave it running for the run workers.
+        from resources.embedded_postgres import start
+
+        start(root / ".pg", keep_running=True)
     src, tgt = project.dsns()
     # Resources read DSNs through EnvVar; make the project's private .env visible to them.
     os.environ[SOURCE_ENV], os.environ[TARGET_ENV] = src, tgt
