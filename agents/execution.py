@@ -388,6 +388,14 @@ class _Writer:
             self._copy(self.conn, self.copy_mappings, m)
         elif self._pending is not None:
             self._pending.result()
+        if self.has_rejects:  # a row rejected by an earlier run that now made it
+            self.conn.execute(
+                sql.SQL(
+                    "DELETE FROM {}.migration_rejects WHERE entity_type = %s "
+                    "AND legacy_id = ANY(%s)"
+                ).format(sql.Identifier(self.schema)),
+                (self.mapping.target, [str(i) for i in ids.tolist()]),
+            )
 
     @staticmethod
     def _copy(conn: Any, statement: sql.Composable, table: pa.Table) -> None:

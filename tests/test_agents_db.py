@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.change_detection import scan
 from agents.errors import ExecutionError, OpenDecisionsError, PlanningError
 from agents.execution import migrate_table
 from agents.key_inference import infer_foreign_keys
@@ -184,3 +185,27 @@ def test_open_decision_blocks_the_run_until_answered(make_db, tmp_path: Path) ->
     eff = effective_mapping(mapping, accept_proposals=True)
     roles = {r.target: r for r in eff.columns}["role_type"]
     assert roles.value_map["Supervisor"] is None
+
+
+def test_a_fixed_row_leaves_the_rejects_on_the_next_run(shop) -> None:
+    src, tgt, project, _ = shop
+    inputs = load_run_inputs(project, accept_proposals=True)
+    m = inputs.mappings["customers"]
+    s, t = inputs.source.table(m.source), inputs.target.table("customers")
+    settings = dataclasses.replace(inputs.settings, max_reject_ratio=1.0)
+    execute(src, "INSERT INTO tbl_customer VALUES (99, 'Zed', 'zed@x.io', 'soon')")
+    migrate_table(src, tgt, m, s, t, settings)
+    assert query(tgt, "SELECT count(*) FROM migration_rejects WHERE legacy_id = '99'")[0][0] == 1
+    watermark = scan(src, "public", ["tbl_customer"]).watermark
+    execute(src, "UPDATE tbl_customer SET signup_dt = '2024-05-05' WHERE cust_id = 99")
+    # Incremental, as the sensor runs it: only row 99 is read, and it is above every mapped key,
+    # so it takes the append path.
+    run = migrate_table(src, tgt, m, s, t, settings, changed_since_xmin=watermark)
+    assert run.rows_read == 1
+    assert query(tgt, "SELECT count(*) FROM migration_rejects WHERE legacy_id = '99'")[0][0] == 0
+    assert query(tgt, "SELECT signed_up_on::text FROM customers WHERE name = 'Zed'") == [
+        ("2024-05-05",)
+    ]
+    c, outcomes = validate_table(src, tgt, settings, m, s, t, {"customers": t})
+    by = {o.name: o for o in outcomes}
+    assert by["reconciliation"].passed and c.rows_rejected == 2  # Cy's date and the e-mail twin
