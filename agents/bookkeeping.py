@@ -228,3 +228,14 @@ def reject_samples(conn: Any, schema: str, table: str, limit: int = 5) -> list[d
         (table, limit),
     ).fetchall()
     return [{"legacy_id": str(a), "reason": str(b)} for a, b in rows]
+
+
+def rejected_ids(conn: Any, schema: str, entity: str) -> list[int]:
+    """Integer legacy ids currently in the rejects table for an entity."""
+    rows = conn.execute(
+        sql.SQL("SELECT legacy_id FROM {}.migration_rejects WHERE entity_type = %s").format(
+            sql.Identifier(schema)
+        ),
+        (entity,),
+    ).fetchall()
+    return [int(r[0]) for r in rows if str(r[0]).lstrip("-").isdigit()]

@@ -569,7 +569,7 @@ def sandbox_runner(conn: Any, schema: str, table: str, tag: str) -> CodeRunner:
     return run
 
 
-def _fk_resolver(conn: Any, schema: str) -> Callable[[str, np.ndarray], Mapping[int, str]]:
+def fk_resolver(conn: Any, schema: str) -> Callable[[str, np.ndarray], Mapping[int, str]]:
     q = sql.SQL(
         "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE entity_type = %s "
         "AND legacy_id = ANY(%s)"
@@ -639,7 +639,7 @@ def migrate_table(
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
         lconn = psycopg.connect(target_dsn, autocommit=True)
-        resolve = _fk_resolver(lconn, tschema)
+        resolve = fk_resolver(lconn, tschema)
         bulk = writer.append_after is not None and total - done >= BULK_ROWS
         deferred = constraints.defer_foreign_keys(tconn, tschema, target.name) if bulk else []
         mconn = psycopg.connect(target_dsn, autocommit=True) if bulk else None

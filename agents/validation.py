@@ -19,13 +19,14 @@ import pandera.pandas as pa_
 import pyarrow as pa
 from psycopg import sql
 
-from agents import pgcsv
+from agents import bookkeeping, pgcsv
 from agents.db import connect, qualified, scalar
 from agents.execution import (
     ExecutionSettings,
     _Reader,
     count_source_rows,
     filter_sql,
+    fk_resolver,
     source_select,
 )
 from agents.identity import entity_seed
@@ -261,37 +262,19 @@ def check_sample_values(
             sconn, mapping, settings.source_schema, cols, [c.name for c in source.columns], None
         )
         page = reader.page(None, sample_rows)
-        resolve_q = sql.SQL(
-            "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE "
-            "entity_type = %s AND legacy_id = ANY(%s)"
-        ).format(sql.Identifier(tschema))
-
-        def resolve(entity: str, ids: np.ndarray) -> dict[int, str]:
-            rows = tconn.execute(resolve_q, (entity, ids.tolist())).fetchall()
-            return {int(a): str(b) for a, b in rows}
-
         res = apply_mapping(
             page,
             mapping,
             target,
             seed=entity_seed(settings.namespace, mapping.target),
-            resolve_fk=resolve,
+            resolve_fk=fk_resolver(tconn, tschema),
             run_code=run_code,
         )
         names = [r.target for r in mapping.columns]
         expected = pa.table({n: res.columns[n] for n in names})
         if res.legacy_ids is not None:
             # Rows the target refused are in the rejects table, not expected in the target.
-            refused = {
-                int(i)
-                for (i,) in tconn.execute(
-                    sql.SQL(
-                        "SELECT legacy_id FROM {}.migration_rejects WHERE entity_type = %s"
-                    ).format(sql.Identifier(tschema)),
-                    (mapping.target,),
-                ).fetchall()
-                if str(i).isdigit()
-            }
+            refused = bookkeeping.rejected_ids(tconn, tschema, mapping.target)
             if refused:
                 keep = ~np.isin(res.legacy_ids, list(refused))
                 expected = expected.filter(pa.array(keep))
@@ -479,24 +462,8 @@ def _row_checksums(
     src_cnt = np.zeros(BUCKETS, dtype=np.int64)
     sel_cols, _ = source_select(mapping, settings.source_schema)
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn, read_only=True) as tc:
-        rejected = {
-            str(r[0])
-            for r in tc.execute(
-                sql.SQL("SELECT legacy_id FROM {}.migration_rejects WHERE entity_type = %s").format(
-                    sql.Identifier(settings.target_schema)
-                ),
-                (mapping.target,),
-            ).fetchall()
-        }
-        resolve_q = sql.SQL(
-            "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE "
-            "entity_type = %s AND legacy_id = ANY(%s)"
-        ).format(sql.Identifier(settings.target_schema))
-
-        def resolve(entity: str, ids: np.ndarray) -> dict[int, str]:
-            rows = tc.execute(resolve_q, (entity, ids.tolist())).fetchall()
-            return {int(a): str(b) for a, b in rows}
-
+        rejected = bookkeeping.rejected_ids(tc, settings.target_schema, mapping.target)
+        resolve = fk_resolver(tc, settings.target_schema)
         reader = _Reader(
             sconn, mapping, settings.source_schema, sel_cols, [c.name for c in source.columns], None
         )
@@ -510,7 +477,7 @@ def _row_checksums(
             res = apply_mapping(page, declarative, target, seed=seed, resolve_fk=resolve)
             keep = None
             if rejected and res.legacy_ids is not None:
-                keep = pa.array(~np.isin(res.legacy_ids.astype(str), list(rejected)))
+                keep = pa.array(~np.isin(res.legacy_ids, rejected))
             canon = []
             for c, info in zip(cols, infos, strict=True):
                 arr = res.columns[c]
@@ -550,16 +517,7 @@ def check_checksums(
 
     started = time.monotonic()
     with connect(target_dsn, read_only=True) as conn:
-        rejected = [
-            int(r[0])
-            for r in conn.execute(
-                sql.SQL("SELECT legacy_id FROM {}.migration_rejects WHERE entity_type = %s").format(
-                    sql.Identifier(settings.target_schema)
-                ),
-                (mapping.target,),
-            ).fetchall()
-            if str(r[0]).lstrip("-").isdigit()
-        ]
+        rejected = bookkeeping.rejected_ids(conn, settings.target_schema, mapping.target)
     declarative = [r for r in mapping.columns if r.kind != "code"]
     in_sql = reconcile(
         source_dsn,
