@@ -146,6 +146,10 @@ class TablePlan(Model):
     depends_on: list[str] = Field(default_factory=list, description="Targets loaded before")
     rows_estimate: int = Field(default=0, description="Source rows")
     batch_size: int = Field(default=50_000, description="Rows per committed batch")
+    partitions: list[str] = Field(
+        default_factory=list,
+        description="Key ranges 'lo:hi' (hi exclusive) loaded as parallel partitions",
+    )
     confidence: float = Field(default=0.0, description="Pairing confidence")
     rationale: str = Field(default="", description="Pairing evidence")
 

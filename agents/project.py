@@ -52,6 +52,10 @@ class ProjectSettings(Model):
     target_role: str | None = Field(default=None, description="SET ROLE for writes (RLS)")
     max_reject_ratio: float = Field(default=0.05, description="Fail a table above this share")
     embedded: bool = Field(default=False, description="Databases live in the embedded server")
+    partition_rows: int = Field(
+        default=20_000_000,
+        description="Tables with more legacy rows are split into key-range partitions",
+    )
     delete_policy: Literal["keep", "delete"] = Field(
         default="keep",
         description="Legacy rows deleted after migration: keep their target rows, or delete them",

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from psycopg import sql
 
 from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
 from agents.data_mapping import MappingContext, propose_mappings
+from agents.db import connect, qualified
 from agents.errors import MappingError, OpenDecisionsError
 from agents.execution import ExecutionSettings, check_mapping
 from agents.key_inference import infer_foreign_keys, infer_primary_keys
@@ -68,6 +70,7 @@ def plan_project(project: Project, *, advisor: MappingAdvisor | None = None) -> 
     src_dsn, _ = project.dsns()
     ctx = MappingContext(src_dsn, source, target, plan, advisor=advisor or HeuristicAdvisor())
     mappings = propose_mappings(ctx)
+    plan = _with_partitions(plan, mappings, src_dsn, project)
     kept = []
     for m in mappings:
         path = project.mapping_path(m.target)
@@ -77,6 +80,41 @@ def plan_project(project: Project, *, advisor: MappingAdvisor | None = None) -> 
         kept.append(m)
     project.save_plan(plan)
     return PlanResult(plan=plan, mappings=kept, source=source, target=target)
+
+
+def key_ranges(lo: int, hi: int, parts: int) -> list[str]:
+    """Split [lo, hi] into ``parts`` contiguous ranges 'a:b' (b exclusive).
+
+    >>> key_ranges(1, 10, 3)
+    ['1:5', '5:9', '9:11']
+    """
+    width = -(-(hi - lo + 1) // parts)
+    return [f"{a}:{min(a + width, hi + 1)}" for a in range(lo, hi + 1, width)]
+
+
+def _with_partitions(
+    plan: MigrationPlan, mappings: list[TableMapping], source_dsn: str, project: Project
+) -> MigrationPlan:
+    """Large tables keyed by integers become key-range partitions (Dagster partitions)."""
+    by_target = {m.target: m for m in mappings}
+    limit = project.settings.partition_rows
+    tables = []
+    for tp in plan.tables:
+        m = by_target.get(tp.target)
+        if m is None or not m.key_source or tp.rows_estimate <= limit:
+            tables.append(tp)
+            continue
+        with connect(source_dsn, read_only=True) as conn:
+            lo, hi = conn.execute(
+                sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
+                    k=sql.Identifier(m.key_source),
+                    t=qualified(project.settings.source_schema, m.source),
+                )
+            ).fetchone() or (0, 0)
+            conn.rollback()
+        parts = -(-tp.rows_estimate // limit)
+        tables.append(tp.model_copy(update={"partitions": key_ranges(int(lo), int(hi), parts)}))
+    return plan.model_copy(update={"tables": tables})
 
 
 def _carry_over(old: TableMapping, new: TableMapping) -> TableMapping:

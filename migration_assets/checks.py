@@ -20,17 +20,18 @@ DESCRIPTIONS = {
 }
 
 
-def check_specs(target: str) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(name=n, asset=target_key(target), description=DESCRIPTIONS[n])
-        for n in CHECK_NAMES
-    ]
+def check_specs(target: str, asset: dg.AssetKey | None = None) -> list[dg.AssetCheckSpec]:
+    """Checks of a target table, on the target asset (or, when partitioned, its validation)."""
+    key = asset or target_key(target)
+    return [dg.AssetCheckSpec(name=n, asset=key, description=DESCRIPTIONS[n]) for n in CHECK_NAMES]
 
 
-def check_results(target: str, outcomes: list[CheckOutcome]) -> list[dg.AssetCheckResult]:
+def check_results(
+    target: str, outcomes: list[CheckOutcome], asset: dg.AssetKey | None = None
+) -> list[dg.AssetCheckResult]:
     return [
         dg.AssetCheckResult(
-            asset_key=target_key(target),
+            asset_key=asset or target_key(target),
             check_name=o.name,
             passed=o.passed,
             severity=dg.AssetCheckSeverity.ERROR,

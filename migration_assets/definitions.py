@@ -10,7 +10,7 @@ from migration_assets.mappings import build_mapping_asset
 from migration_assets.project_context import load_project, project_dir
 from migration_assets.report import build_report_asset
 from migration_assets.sensors import build_source_change_sensor
-from migration_assets.targets import build_target_asset
+from migration_assets.targets import build_target_asset, build_validation_asset
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
 
@@ -29,14 +29,21 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
     ]
     targets = [t for t in plan.order if t in mappings]
     parents = {tp.target: [d for d in tp.depends_on if d in mappings] for tp in plan.tables}
+    partitions = {tp.target: tp.partitions for tp in plan.tables if tp.partitions}
     for t in targets:
         assets.append(build_mapping_asset(t, mappings[t].source))
-        assets.append(build_target_asset(t, mappings[t].source, parents.get(t, [])))
-    assets.append(build_report_asset(targets))
+        assets.append(
+            build_target_asset(t, mappings[t].source, parents.get(t, []), partitions.get(t))
+        )
+        if t in partitions:
+            assets.append(build_validation_asset(t))
+    assets.append(build_report_asset(targets, partitioned=sorted(partitions)))
     by_source: dict[str, list[str]] = {}
     for t in targets:
         by_source.setdefault(mappings[t].source, []).append(t)
-    sensor = build_source_change_sensor(project.settings.source_schema, by_source)
+    sensor = build_source_change_sensor(
+        project.settings.source_schema, by_source, partitions=partitions
+    )
     job = dg.define_asset_job(
         MIGRATE_JOB,
         selection=dg.AssetSelection.all(),

@@ -15,3 +15,8 @@ def mapping_key(target: str) -> dg.AssetKey:
 
 def target_key(target: str) -> dg.AssetKey:
     return dg.AssetKey(["target", target])
+
+
+def validation_key(target: str) -> dg.AssetKey:
+    """Whole-table validation of a partitioned target (its partitions load separately)."""
+    return dg.AssetKey(["validation", target])

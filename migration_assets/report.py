@@ -3,14 +3,19 @@
 import dagster as dg
 
 from agents.reporting import assemble_report, write_report
-from migration_assets.keys import REPORT_KEY, target_key
+from migration_assets.keys import REPORT_KEY, target_key, validation_key
 from resources.project import MigrationProject
 
 
-def build_report_asset(targets: list[str]) -> dg.AssetsDefinition:
+def build_report_asset(
+    targets: list[str], partitioned: list[str] | None = None
+) -> dg.AssetsDefinition:
+    """After every target (after the whole-table validation for partitioned ones)."""
+    done = set(partitioned or [])
+
     @dg.asset(
         key=REPORT_KEY,
-        deps=[target_key(t) for t in targets],
+        deps=[validation_key(t) if t in done else target_key(t) for t in targets],
         group_name="report",
         kinds={"markdown"},
         description="What happened to every table, what was checked, what needs a decision.",

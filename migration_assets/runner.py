@@ -4,9 +4,12 @@ The run uses the project's own persistent Dagster instance (``DIR/.dagster``), s
 later shows the same run history, asset materializations and check results.
 """
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -15,6 +18,7 @@ from agents.project import SOURCE_ENV, TARGET_ENV, Project
 from agents.reporting import assemble_report, write_report
 from agents.workflow import load_run_inputs
 from migration_assets.definitions import ACCEPT_ENV, MIGRATE_JOB, build_definitions
+from migration_assets.keys import REPORT_KEY, target_key, validation_key
 from migration_assets.project_context import PROJECT_ENV
 
 
@@ -53,21 +57,101 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
     os.environ[ACCEPT_ENV] = "1" if accept_proposals else "0"
     defs = build_definitions(accept_proposals=accept_proposals)
     job = defs.resolve_job_def(MIGRATE_JOB)
+    partitions = {tp.target: tp.partitions for tp in inputs.plan.tables if tp.partitions}
     with project_instance(root) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-    failures = [
+        if partitions:
+            success, failures = _run_staged(
+                job, instance, inputs.plan.order, partitions, accept_proposals, log_level
+            )
+        else:
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=_run_config(log_level)
+            )
+            success, failures = result.success, _failures(result)
+    report_file = root / "report.json"
+    if success and report_file.exists():
+        report = MigrationReport.model_validate_json(report_file.read_text())
+    else:  # the report asset did not run because a table failed; the owner still gets a report
+        report = assemble_report(inputs)
+        write_report(inputs, report)
+    return RunOutcome(report=report, success=success, failures=failures)
+
+
+def _run_config(log_level: str) -> dict[str, Any]:
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
         _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
         for e in result.all_events
         if e.is_step_failure and e.event_specific_data
     ]
 
-    if result.success:
-        report = MigrationReport.model_validate_json((root / "report.json").read_text())
-    else:  # the report asset did not run because a table failed; the owner still gets a report
-        report = assemble_report(inputs)
-        write_report(inputs, report)
-    return RunOutcome(report=report, success=result.success, failures=failures)
+
+def _run_staged(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    order: list[str],
+    partitions: dict[str, list[str]],
+    accept_proposals: bool,
+    log_level: str,
+) -> tuple[bool, list[str]]:
+    """With partitioned tables: targets one by one in FK order, a partitioned table's key
+    ranges in parallel processes (one Dagster run each, as a backfill would), then the report."""
+
+    def run(keys: list[dg.AssetKey]) -> bool:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=keys,
+            raise_on_error=False,
+            run_config=_run_config(log_level),
+        )
+        failures.extend(_failures(result))
+        return result.success
+
+    failures: list[str] = []
+    graph = job.asset_layer.asset_graph
+    upstream = [k for k in graph.get_all_asset_keys() if k.path[0] in ("legacy", "mapping")]
+    ok = run(upstream)
+    for target in order:
+        if not ok:
+            break
+        if target not in partitions:
+            ok = run([target_key(target)])
+            continue
+        context = multiprocessing.get_context("spawn")  # no inherited threads or connections
+        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+            outcomes = list(
+                pool.map(
+                    _run_partition,
+                    [target] * len(partitions[target]),
+                    partitions[target],
+                    [accept_proposals] * len(partitions[target]),
+                    [log_level] * len(partitions[target]),
+                )
+            )
+        for part_ok, part_failures in outcomes:
+            ok = ok and part_ok
+            failures.extend(part_failures)
+        ok = ok and run([validation_key(target)])
+    if ok:
+        ok = run([REPORT_KEY])
+    return ok, failures
+
+
+def _run_partition(
+    target: str, partition: str, accept_proposals: bool, log_level: str
+) -> tuple[bool, list[str]]:
+    """One key range of one table, in its own process and Dagster run."""
+    defs = build_definitions(accept_proposals=accept_proposals)
+    job = defs.resolve_job_def(MIGRATE_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[target_key(target)],
+            partition_key=partition,
+            raise_on_error=False,
+            run_config=_run_config(log_level),
+        )
+    return result.success, _failures(result)

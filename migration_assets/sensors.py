@@ -18,8 +18,15 @@ SINCE_TAG = "dbmigrate/changed_since_xmin"
 
 
 def build_source_change_sensor(
-    schema: str, targets_by_source: dict[str, list[str]], *, interval_s: int = 30
+    schema: str,
+    targets_by_source: dict[str, list[str]],
+    *,
+    partitions: dict[str, list[str]] | None = None,
+    interval_s: int = 30,
 ) -> dg.SensorDefinition:
+    """Partitioned targets get one run per key range (each reads only its changed rows); their
+    whole-table validation runs with the next full pass."""
+    partitions = partitions or {}
     tables = sorted(targets_by_source)
     all_keys = (
         [legacy_key(t) for t in tables]
@@ -54,22 +61,30 @@ def build_source_change_sensor(
         if not changed:
             return dg.SensorResult(skip_reason="no legacy table changed", cursor=new_cursor)
         keys = [legacy_key(t) for t in changed]
+        partitioned: list[str] = []
         for t in changed:
             for target in targets_by_source.get(t, []):
-                keys += [mapping_key(target), target_key(target)]
+                keys.append(mapping_key(target))
+                if target in partitions:
+                    partitioned.append(target)
+                else:
+                    keys.append(target_key(target))
         keys.append(REPORT_KEY)
         since = int(cursor.get("watermark", 0))
         description = ", ".join(f"{t} ({what})" for t, what in sorted(changed.items()))
+        tags = {SINCE_TAG: str(since), "dbmigrate/changed": description[:200]}
         context.log.info("legacy changes: %s", description)
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=new_cursor,
-                    asset_selection=keys,
-                    tags={SINCE_TAG: str(since), "dbmigrate/changed": description[:200]},
-                )
-            ],
-            cursor=new_cursor,
-        )
+        requests = [dg.RunRequest(run_key=new_cursor, asset_selection=keys, tags=tags)]
+        requests += [
+            dg.RunRequest(
+                run_key=f"{new_cursor}|{target}|{p}",
+                asset_selection=[target_key(target)],
+                partition_key=p,
+                tags=tags,
+            )
+            for target in partitioned
+            for p in partitions[target]
+        ]
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
 
     return _sensor

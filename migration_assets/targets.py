@@ -15,8 +15,9 @@ from agents.errors import MigrationError
 from agents.execution import ExecutionSettings, apply_deletes, migrate_table, sandbox_runner
 from agents.models import CheckOutcome, TableInfo, TableMapping
 from agents.validation import Counts, validate_table
+from agents.workflow import RunInputs
 from migration_assets.checks import check_results, check_specs
-from migration_assets.keys import legacy_key, mapping_key, target_key
+from migration_assets.keys import legacy_key, mapping_key, target_key, validation_key
 from migration_assets.sensors import SINCE_TAG
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
@@ -45,14 +46,64 @@ def _validate(
         )
 
 
-def build_target_asset(target: str, source: str, parents: list[str]) -> dg.AssetsDefinition:
+def _validate_and_record(
+    inputs: RunInputs, target: str, settings: ExecutionSettings, legacy_dsn: str, target_dsn: str
+) -> tuple[Counts, list[CheckOutcome], list[dict[str, str]]]:
+    mapping = inputs.mappings[target]
+    src_t = inputs.source.table(mapping.source)
+    tgt_t = inputs.target.table(target)
+    all_targets = {t.name: t for t in inputs.target.tables}
+    try:
+        c, outcomes = _validate(
+            legacy_dsn, target_dsn, settings, mapping, src_t, tgt_t, all_targets
+        )
+    except MigrationError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    with connect(target_dsn, autocommit=True) as conn:
+        bookkeeping.record_checks(
+            conn,
+            settings.target_schema,
+            target,
+            settings.run_id,
+            [(o.name, o.passed, o.detail) for o in outcomes],
+        )
+        samples = bookkeeping.reject_samples(conn, settings.target_schema, target)
+    return c, outcomes, samples
+
+
+def _settings(
+    context: dg.AssetExecutionContext, inputs: RunInputs, target: str, role: str | None
+) -> ExecutionSettings:
+    plan = {tp.target: tp for tp in inputs.plan.tables}[target]
+    run_id = context.run.run_id[:8] if context.run else uuid.uuid4().hex[:8]
+    return dataclasses.replace(
+        inputs.settings, batch_size=plan.batch_size, run_id=run_id, target_role=role
+    )
+
+
+def _samples_md(samples: list[dict[str, str]]) -> dg.MetadataValue:
+    return dg.MetadataValue.md(
+        "\n".join(f"- legacy id {r['legacy_id']}: {r['reason']}" for r in samples) or "none"
+    )
+
+
+def build_target_asset(
+    target: str, source: str, parents: list[str], partitions: list[str] | None = None
+) -> dg.AssetsDefinition:
+    """One target table; with ``partitions``, one key range per partition (a backfill runs
+    them in parallel, one run each) and validation moves to ``validation/<target>``."""
+    partitioned = bool(partitions)
+
     @dg.asset(
         key=target_key(target),
         deps=[mapping_key(target), legacy_key(source), *map(target_key, parents)],
         group_name="target",
         kinds={"postgres"},
-        check_specs=check_specs(target),
-        description=f"Target table {target}, migrated from legacy {source} and validated.",
+        check_specs=None if partitioned else check_specs(target),
+        partitions_def=dg.StaticPartitionsDefinition(partitions) if partitions else None,
+        backfill_policy=dg.BackfillPolicy.multi_run(1) if partitioned else None,
+        description=f"Target table {target}, migrated from legacy {source}"
+        + (" by key-range partition." if partitioned else " and validated."),
     )
     def _target(
         context: dg.AssetExecutionContext,
@@ -65,13 +116,14 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
         mapping = inputs.mappings[target]
-        plan = {tp.target: tp for tp in inputs.plan.tables}[target]
-        run_id = context.run.run_id[:8] if context.run else uuid.uuid4().hex[:8]
-        settings = dataclasses.replace(
-            inputs.settings, batch_size=plan.batch_size, run_id=run_id, target_role=target_db.role
-        )
+        settings = _settings(context, inputs, target, target_db.role)
         src_t = inputs.source.table(mapping.source)
         tgt_t = inputs.target.table(target)
+        key_range = None
+        partition = context.partition_key if partitioned else None
+        if partition:
+            lo, hi = partition.split(":")
+            key_range = (int(lo), int(hi))
 
         def progress(done: int, total: int) -> None:
             context.log.debug("%s: %d/%d rows", target, done, total)
@@ -86,39 +138,44 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
                 src_t,
                 tgt_t,
                 settings,
+                key_range=key_range,
+                partition=partition,
                 on_progress=progress,
                 changed_since_xmin=int(since) if since else None,
             )
             deleted = 0
-            if inputs.project.settings.delete_policy == "delete" and (
-                since is None or "deletes" in tags.get("dbmigrate/changed", "")
+            if (
+                not partitioned
+                and inputs.project.settings.delete_policy == "delete"
+                and (since is None or "deletes" in tags.get("dbmigrate/changed", ""))
             ):
                 deleted = apply_deletes(legacy_db.dsn, target_db.dsn, mapping, tgt_t, settings)
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
-        all_targets = {t.name: t for t in inputs.target.tables}
-        try:
-            c, outcomes = _validate(
-                legacy_db.dsn, target_db.dsn, settings, mapping, src_t, tgt_t, all_targets
-            )
-        except MigrationError as exc:
-            raise dg.Failure(description=str(exc)) from exc
-        with connect(target_db.dsn, autocommit=True) as conn:
-            bookkeeping.record_checks(
-                conn,
-                settings.target_schema,
-                target,
-                run_id,
-                [(o.name, o.passed, o.detail) for o in outcomes],
-            )
-            samples = bookkeeping.reject_samples(conn, settings.target_schema, target)
         context.log.info(
-            "%s: %d read, %d migrated, %d rejected in %.2fs",
+            "%s%s: %d read, %d migrated, %d rejected in %.2fs",
             target,
+            f"[{partition}]" if partition else "",
             run.rows_read,
             run.rows_migrated,
             run.rows_rejected,
             run.seconds,
+        )
+        load = {
+            "rows_this_run": dg.MetadataValue.int(run.rows_read),
+            "rows_rejected_this_run": dg.MetadataValue.int(run.rows_rejected),
+            "rows_deleted_this_run": dg.MetadataValue.int(deleted),
+            "incremental_since_xmin": dg.MetadataValue.text(since or "full pass"),
+            "batches": dg.MetadataValue.int(run.batches),
+            "seconds": dg.MetadataValue.float(run.seconds),
+            "rows_per_second": dg.MetadataValue.float(
+                round(run.rows_read / run.seconds, 1) if run.seconds else 0.0
+            ),
+        }
+        if partitioned:
+            return dg.MaterializeResult(metadata=load)
+        c, outcomes, samples = _validate_and_record(
+            inputs, target, settings, legacy_db.dsn, target_db.dsn
         )
         return dg.MaterializeResult(
             metadata={
@@ -126,20 +183,45 @@ def build_target_asset(target: str, source: str, parents: list[str]) -> dg.Asset
                 "rows_migrated": dg.MetadataValue.int(c.rows_migrated),
                 "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
                 "dagster/row_count": dg.MetadataValue.int(c.rows_migrated),
-                "rows_this_run": dg.MetadataValue.int(run.rows_read),
-                "rows_deleted_this_run": dg.MetadataValue.int(deleted),
-                "incremental_since_xmin": dg.MetadataValue.text(since or "full pass"),
-                "batches": dg.MetadataValue.int(run.batches),
-                "seconds": dg.MetadataValue.float(run.seconds),
-                "rows_per_second": dg.MetadataValue.float(
-                    round(run.rows_read / run.seconds, 1) if run.seconds else 0.0
-                ),
-                "reject_samples": dg.MetadataValue.md(
-                    "\n".join([f"- legacy id {r['legacy_id']}: {r['reason']}" for r in samples])
-                    or "none"
-                ),
+                **load,
+                "reject_samples": _samples_md(samples),
             },
             check_results=check_results(target, outcomes),
         )
 
     return _target
+
+
+def build_validation_asset(target: str) -> dg.AssetsDefinition:
+    """Whole-table checks of a partitioned target, once all its partitions are loaded."""
+
+    @dg.asset(
+        key=validation_key(target),
+        deps=[target_key(target)],
+        group_name="validation",
+        kinds={"postgres"},
+        check_specs=check_specs(target, validation_key(target)),
+        description=f"Every check of target table {target}, over all its partitions.",
+    )
+    def _validation(
+        context: dg.AssetExecutionContext,
+        legacy_db: LegacyDatabase,
+        target_db: TargetDatabase,
+        project: MigrationProject,
+    ) -> dg.MaterializeResult:
+        inputs = project.inputs()
+        settings = _settings(context, inputs, target, target_db.role)
+        c, outcomes, samples = _validate_and_record(
+            inputs, target, settings, legacy_db.dsn, target_db.dsn
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "rows_source": dg.MetadataValue.int(c.rows_source),
+                "rows_migrated": dg.MetadataValue.int(c.rows_migrated),
+                "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
+                "reject_samples": _samples_md(samples),
+            },
+            check_results=check_results(target, outcomes, validation_key(target)),
+        )
+
+    return _validation
