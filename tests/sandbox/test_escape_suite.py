@@ -207,3 +207,25 @@ def test_every_call_is_audited() -> None:
     err = hostile("def transform(df):\n    raise ValueError('bad row 7')")
     assert err.audit is not None and err.audit.outcome == "exception"  # type: ignore[attr-defined]
     assert "bad row 7" in str(err)
+
+
+def test_escape_syscalls_are_refused_by_seccomp() -> None:
+    from sandbox.local_backend import seccomp_filter
+
+    fd = seccomp_filter()
+    if fd is None:
+        pytest.skip("libseccomp is not available here")
+    os.close(fd)
+    out = execute_transform(
+        "import ctypes, ctypes.util\ndef transform(df):\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    results = []\n"
+        "    for call in (lambda: libc.unshare(0x10000000), lambda: libc.ptrace(0, 0, 0, 0),\n"
+        "                 lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)):\n"
+        "        rc = call()\n"
+        "        results.append(f'{rc}:{ctypes.get_errno()}')\n"
+        "    return df.assign(results=';'.join(results))",
+        FRAME,
+        backend="local",
+    )
+    assert out["results"][0] == "-1:1;-1:1;-1:1"  # EPERM, every one
