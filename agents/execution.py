@@ -665,7 +665,7 @@ def migrate_table(
                 t0 = time.monotonic()
                 last = None
                 if mapping.key_source:
-                    last = int(pd.to_numeric(page.column(mapping.key_source)[-1].as_py()))
+                    last = _last_key(page, mapping.key_source)
                 with tconn.transaction():
                     budget = max(1, int(settings.max_reject_ratio * total)) - rejected
                     refused = writer.write(res, budget)
@@ -731,6 +731,11 @@ def migrate_table(
     )
 
 
+def _last_key(page: pa.Table, key: str) -> int:
+    """The keyset cursor after a page: its last (highest) legacy key."""
+    return int(pd.to_numeric(page.column(key)[-1].as_py()))
+
+
 def _prefetch(
     reader: "_Reader",
     after: int | None,
@@ -757,9 +762,7 @@ def _prefetch(
                 pages.put((page, transform(page)))
                 if not keyed or page.num_rows < size:
                     break
-                cursor = int(
-                    pd.to_numeric(page.column(reader.mapping.key_source or "")[-1].as_py())
-                )
+                cursor = _last_key(page, reader.mapping.key_source or "")
         except BaseException as exc:  # handed to the consumer, raised there
             pages.put(exc)
         finally:

@@ -27,6 +27,7 @@ from agents.execution import (
     count_source_rows,
     filter_sql,
     fk_resolver,
+    sandbox_runner,
     source_select,
 )
 from agents.identity import entity_seed
@@ -257,6 +258,23 @@ def check_sample_values(
         return CheckOutcome(name="sample_values", passed=True, detail="no key to sample by")
     cols, _ = source_select(mapping, settings.source_schema)
     tschema = settings.target_schema
+    if run_code is None and any(r.kind == "code" for r in mapping.columns):
+        # Re-running generated code is an execution like any other: sandboxed and audited (on
+        # its own connection, since the comparison below is rolled back).
+        with connect(target_dsn, autocommit=True) as audit_conn:
+            runner = sandbox_runner(
+                audit_conn, tschema, mapping.target, f"{settings.run_id}:validation"
+            )
+            return check_sample_values(
+                source_dsn,
+                target_dsn,
+                settings,
+                mapping,
+                source,
+                target,
+                run_code=runner,
+                sample_rows=sample_rows,
+            )
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn) as tconn:
         reader = _Reader(
             sconn, mapping, settings.source_schema, cols, [c.name for c in source.columns], None

@@ -12,8 +12,8 @@ import dagster as dg
 from agents import bookkeeping
 from agents.db import connect
 from agents.errors import MigrationError
-from agents.execution import ExecutionSettings, apply_deletes, migrate_table, sandbox_runner
-from agents.models import CheckOutcome, TableInfo, TableMapping
+from agents.execution import ExecutionSettings, apply_deletes, migrate_table
+from agents.models import CheckOutcome
 from agents.validation import Counts, validate_table
 from agents.workflow import RunInputs
 from migration_assets.checks import check_results, check_specs
@@ -21,29 +21,6 @@ from migration_assets.keys import legacy_key, mapping_key, target_key, validatio
 from migration_assets.sensors import SINCE_TAG
 from resources.databases import LegacyDatabase, TargetDatabase
 from resources.project import MigrationProject
-
-
-def _validate(
-    source_dsn: str,
-    target_dsn: str,
-    settings: ExecutionSettings,
-    mapping: TableMapping,
-    source: TableInfo,
-    target: TableInfo,
-    all_targets: dict[str, TableInfo],
-) -> tuple[Counts, list[CheckOutcome]]:
-    """Validation re-runs generated code for its sample, so it gets an audited sandbox too."""
-    if not any(r.kind == "code" for r in mapping.columns):
-        return validate_table(
-            source_dsn, target_dsn, settings, mapping, source, target, all_targets
-        )
-    with connect(target_dsn, autocommit=True) as conn:
-        runner = sandbox_runner(
-            conn, settings.target_schema, mapping.target, f"{settings.run_id}:validation"
-        )
-        return validate_table(
-            source_dsn, target_dsn, settings, mapping, source, target, all_targets, run_code=runner
-        )
 
 
 def _validate_and_record(
@@ -54,7 +31,7 @@ def _validate_and_record(
     tgt_t = inputs.target.table(target)
     all_targets = {t.name: t for t in inputs.target.tables}
     try:
-        c, outcomes = _validate(
+        c, outcomes = validate_table(
             legacy_dsn, target_dsn, settings, mapping, src_t, tgt_t, all_targets
         )
     except MigrationError as exc:
