@@ -28,7 +28,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from agents import bookkeeping, constraints, pgcsv
+from agents import bookkeeping, constraints, pgbinary, pgcsv
 from agents.db import connect, qualified, scalar
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
@@ -44,6 +44,7 @@ ROW_ERRORS = (
     psycopg.errors.InsufficientPrivilege,
 )
 ProgressCallback = Callable[[int, int], None]
+MAPPING_COLUMNS = ("entity_type", "legacy_id", "new_id", "migration_batch")
 # The cap bounds memory (a few batches are in flight: read ahead, transformed, being written),
 # so RSS stays flat however large the table; 200k rows already amortise round trips.
 MIN_BATCH, MAX_BATCH = 1_000, 200_000
@@ -287,14 +288,22 @@ class _Writer:
             pk=sql.Identifier(pk),
             conflict=conflict,
         )
-        self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
-        self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-            self.tident, ident
+        # While a bulk load has the primary key parked there is nothing to conflict with (every
+        # appended key is new) and nothing ON CONFLICT could use: plain INSERT.
+        self.insert = sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM _dbm_stage").format(
+            t=self.tident, c=ident
         )
-        self.copy_mappings = sql.SQL(
-            "COPY {}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
-            "FROM STDIN WITH (FORMAT csv)"
-        ).format(s)
+        self.key_parked = False
+        self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
+        self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN").format(self.tident, ident)
+        self.copy_mappings = sql.SQL("COPY {}.migration_mappings ({}) FROM STDIN").format(
+            s, sql.SQL(", ").join(map(sql.Identifier, MAPPING_COLUMNS))
+        )
+        # The append path sends binary COPY where every column's type has an exact encoder.
+        self.target_types = pgbinary.column_types(conn, schema, target.name, self.cols)
+        self.mapping_types = pgbinary.column_types(
+            conn, schema, "migration_mappings", list(MAPPING_COLUMNS)
+        )
         self.mappings_conn: Any = None  # set for bulk loads: mappings COPY on its own core
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbmigrate-mappings")
         self._pending: Future[None] | None = None
@@ -355,7 +364,7 @@ class _Writer:
         ):
             try:
                 with self.conn.transaction():
-                    self._append(table, ids)
+                    self._append(table, ids, res.uuid_raw or {})
                 return []
             except ROW_ERRORS as exc:
                 log.info("bulk append refused (%s); isolating rows", str(exc).splitlines()[0])
@@ -364,28 +373,31 @@ class _Writer:
         self._write_range(table, res.legacy_ids, 0, table.num_rows, refused, budget)
         return refused
 
-    def _append(self, table: pa.Table, ids: np.ndarray) -> None:
+    def _append(self, table: pa.Table, ids: np.ndarray, raw: dict[str, np.ndarray]) -> None:
         assert self.mapping.key_target
         n = len(ids)
         m = pa.table(
             {
-                "entity_type": pa.array([self.mapping.target] * n, pa.string()),
+                "entity_type": pgbinary.constant_text(self.mapping.target, n),
                 "legacy_id": pa.array(ids, pa.int64()),
                 "new_id": table.column(self.mapping.key_target),
-                "migration_batch": pa.array([self.tag] * n, pa.string()),
+                "migration_batch": pgbinary.constant_text(self.tag, n),
             }
         )
+        key_raw = raw.get(self.mapping.key_target)
+        map_raw = {"new_id": key_raw} if key_raw is not None else None
         side = self.mappings_conn
         if side is not None:
             # Second connection, second core: the mappings load beside the target rows. Its
             # transaction commits just before the target's (commit_mappings); if the target's
             # commit is then lost, the resumed run sees these ids as mapped and upserts them.
             side.execute("BEGIN")
-            self._pending = self._pool.submit(self._copy, side, self.copy_mappings, m)
-        with self.conn.cursor().copy(self.copy_target) as copy:
-            copy.write(pgcsv.write(table))
+            self._pending = self._pool.submit(
+                self._copy, side, self.copy_mappings, m, self.mapping_types, map_raw
+            )
+        self._copy(self.conn, self.copy_target, table, self.target_types, raw)
         if side is None:
-            self._copy(self.conn, self.copy_mappings, m)
+            self._copy(self.conn, self.copy_mappings, m, self.mapping_types, map_raw)
         elif self._pending is not None:
             self._pending.result()
         if self.has_rejects:  # a row rejected by an earlier run that now made it
@@ -398,9 +410,21 @@ class _Writer:
             )
 
     @staticmethod
-    def _copy(conn: Any, statement: sql.Composable, table: pa.Table) -> None:
-        with conn.cursor().copy(statement) as copy:
-            copy.write(pgcsv.write(table))
+    def _copy(
+        conn: Any,
+        statement: sql.Composable,
+        table: pa.Table,
+        types: list[pgbinary.PgType] | None = None,
+        uuid_raw: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """COPY in binary when every value encodes exactly, else as CSV for the server to parse
+        (and to name what is wrong with a value)."""
+        payload = pgbinary.encode(table, types, uuid_raw) if types else None
+        fmt = "binary" if payload is not None else "csv"
+        with conn.cursor().copy(
+            sql.SQL("{} WITH (FORMAT {})").format(statement, sql.SQL(fmt))
+        ) as copy:
+            copy.write(payload if payload is not None else pgcsv.write(table))
 
     def commit_mappings(self) -> None:
         if self._pending is not None and self.mappings_conn is not None:
@@ -459,7 +483,7 @@ class _Writer:
         conn.execute("TRUNCATE _dbm_stage, _dbm_map")
         with conn.cursor().copy(self.copy_stage) as copy:
             copy.write(pgcsv.write(part))
-        conn.execute(self.upsert)
+        conn.execute(self.insert if self.key_parked else self.upsert)
         if ids is not None and self.mapping.key_target:
             key_col = self.mapping.key_target
             m = pa.table({"legacy_id": pa.array(ids, pa.int64()), "new_id": part.column(key_col)})
@@ -633,15 +657,20 @@ def migrate_table(
         reader = _Reader(
             sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
         )
-        # A crashed bulk load may have left this table's foreign keys parked: put them back.
-        constraints.restore_foreign_keys(tconn, tschema, target.name)
+        # A crashed bulk load may have left this table's keys and indexes parked: put them back.
+        problems = constraints.restore_parked(tconn, tschema, target.name)
+        if problems:
+            raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
         writer = _Writer(tconn, mapping, target, tschema, tag)
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
         lconn = psycopg.connect(target_dsn, autocommit=True)
         resolve = fk_resolver(lconn, tschema)
-        bulk = writer.append_after is not None and total - done >= BULK_ROWS
-        deferred = constraints.defer_foreign_keys(tconn, tschema, target.name) if bulk else []
+        # Key ranges of one table load in parallel processes; parking is per table, so a range
+        # leaves the keys in place rather than race its siblings over them.
+        bulk = writer.append_after is not None and total - done >= BULK_ROWS and key_range is None
+        deferred = constraints.park_for_bulk_load(tconn, tschema, target.name) if bulk else []
+        writer.key_parked = bool(deferred)
         mconn = psycopg.connect(target_dsn, autocommit=True) if bulk else None
         for conn in (tconn, mconn):
             if conn is not None:
@@ -693,7 +722,8 @@ def migrate_table(
                 if on_progress:
                     on_progress(done + read, total)
                 sizing["batch"] = _adapt(sizing["batch"], time.monotonic() - t0)
-            problems = constraints.restore_foreign_keys(tconn, tschema, target.name)
+            problems = constraints.restore_parked(tconn, tschema, target.name)
+            writer.key_parked = False
             if problems:
                 raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
             ratio = rejected / read if read else 0.0
@@ -710,7 +740,7 @@ def migrate_table(
             pages.close()
             writer.abort_mappings()
             if deferred:
-                constraints.restore_foreign_keys(tconn, tschema, target.name)
+                constraints.restore_parked(tconn, tschema, target.name)
             bookkeeping.finish_control(
                 tconn, tschema, control_id, status="failed", error=str(exc)[:500]
             )

@@ -54,9 +54,14 @@ def uuid_bytes(ids: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.uint8]:
 
 def uuid_arrow(ids: npt.NDArray[np.int64], seed: int) -> pa.StringArray:
     """Canonical 36-character UUID text for each id as an Arrow string array (zero-copy build)."""
-    text = _uuid_text(ids, seed)
-    offsets = np.arange(0, 36 * (ids.size + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(ids.size, pa.py_buffer(offsets), pa.py_buffer(text))
+    return uuid_text_arrow(uuid_bytes(ids, seed))
+
+
+def uuid_text_arrow(raw: npt.NDArray[np.uint8]) -> pa.StringArray:
+    """(n, 16) UUID bytes as canonical text, an Arrow string array."""
+    n = len(raw)
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(_hex_text(raw)))
 
 
 def uuid_strings(ids: npt.NDArray[np.int64], seed: int) -> list[str]:
@@ -64,12 +69,11 @@ def uuid_strings(ids: npt.NDArray[np.int64], seed: int) -> list[str]:
     return [str(s) for s in uuid_arrow(ids, seed).to_pylist()]
 
 
-def _uuid_text(ids: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.uint8]:
-    raw = uuid_bytes(ids, seed)
-    hexed = np.empty((ids.size, 32), dtype=np.uint8)
+def _hex_text(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    hexed = np.empty((len(raw), 32), dtype=np.uint8)
     hexed[:, 0::2] = _HEX[raw >> 4]
     hexed[:, 1::2] = _HEX[raw & 0x0F]
-    text = np.full((ids.size, 36), ord("-"), dtype=np.uint8)
+    text = np.full((len(raw), 36), ord("-"), dtype=np.uint8)
     text[:, 0:8] = hexed[:, 0:8]
     text[:, 9:13] = hexed[:, 8:12]
     text[:, 14:18] = hexed[:, 12:16]

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from agents.identity import uuid_arrow
+from agents.identity import uuid_bytes, uuid_text_arrow
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
 from agents.value_rules import Converted, to_boolean, to_date, to_enum, to_numeric, to_timestamp
 
@@ -30,6 +30,9 @@ class BatchResult:
     accepted: np.ndarray  # bool per input row
     legacy_ids: np.ndarray | None  # int64 legacy keys of accepted rows
     rejected: pd.DataFrame  # source columns of rejected rows + "__reason"
+    # Wire bytes of derived UUID columns (accepted rows, (n, 16)), so a binary COPY need not
+    # parse back the text it was printed as.
+    uuid_raw: dict[str, np.ndarray] | None = None
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,6 +77,7 @@ def apply_mapping(
     failed = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
     out: dict[str, pa.Array] = {}
+    raw: dict[str, np.ndarray] = {}
 
     def fail(
         mask: np.ndarray, text: str, rule: ColumnRule | None = None, src: pa.Array | None = None
@@ -99,7 +103,8 @@ def apply_mapping(
         tcol = target.column(rule.target)
         if rule.kind == "uuid_key":
             assert legacy_ids is not None, "uuid_key needs key_source"
-            out[rule.target] = uuid_arrow(np.where(legacy_ids < 0, 0, legacy_ids), seed)
+            raw[rule.target] = uuid_bytes(np.where(legacy_ids < 0, 0, legacy_ids), seed)
+            out[rule.target] = uuid_text_arrow(raw[rule.target])
             continue
         if rule.kind == "constant":
             out[rule.target] = pa.array([rule.value] * n, type=pa.string())
@@ -186,6 +191,7 @@ def apply_mapping(
         accepted=ok,
         legacy_ids=legacy_ids[ok] if legacy_ids is not None else None,
         rejected=rejected,
+        uuid_raw={name: (m if ok.all() else m[ok]) for name, m in raw.items()},
     )
 
 
