@@ -593,17 +593,32 @@ def sandbox_runner(conn: Any, schema: str, table: str, tag: str) -> CodeRunner:
     return run
 
 
-def fk_resolver(conn: Any, schema: str) -> Callable[[str, np.ndarray], Mapping[int, str]]:
+def fk_resolver(
+    conn: Any, schema: str, cache_limit: int = 2_000_000
+) -> Callable[[str, np.ndarray], Mapping[int, str]]:
+    """Parent UUIDs by legacy id, from ``migration_mappings``, remembered across batches.
+
+    Parents are committed before their children load and a mapping never changes, so what one
+    batch learned holds for the next: a 1M-row child of 10k parents asks for each parent once.
+    """
     q = sql.SQL(
         "SELECT legacy_id, new_id::text FROM {}.migration_mappings WHERE entity_type = %s "
         "AND legacy_id = ANY(%s)"
     ).format(sql.Identifier(schema))
+    known: dict[str, dict[int, str]] = {}
 
     def resolve(entity: str, ids: np.ndarray) -> Mapping[int, str]:
         if ids.size == 0:
             return {}
-        rows = conn.execute(q, (entity, ids.tolist())).fetchall()
-        return {int(a): str(b) for a, b in rows}
+        cache = known.setdefault(entity, {})
+        missing = [i for i in ids.tolist() if i not in cache]
+        if missing:
+            if len(cache) + len(missing) > cache_limit:
+                cache.clear()  # bounded memory; only costs re-asking
+                missing = ids.tolist()
+            rows = conn.execute(q, (entity, missing)).fetchall()
+            cache.update((int(a), str(b)) for a, b in rows)
+        return {i: cache[i] for i in ids.tolist() if i in cache}
 
     return resolve
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import openai
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     Retrying,
@@ -33,12 +32,16 @@ from tenacity import (
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
-TRANSIENT = (
-    openai.APIConnectionError,
-    openai.APITimeoutError,
-    openai.RateLimitError,
-    openai.InternalServerError,
-)
+
+def _transient() -> tuple[type[Exception], ...]:
+    import openai
+
+    return (
+        openai.APIConnectionError,
+        openai.APITimeoutError,
+        openai.RateLimitError,
+        openai.InternalServerError,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class LLMClient:
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
         self.stats = LLMStats()
+        # Imported here: the SDK takes ~0.4 s to import, and most runs never ask an LLM.
+        import openai
+
+        self._openai = openai
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "none",
@@ -158,7 +165,7 @@ class LLMClient:
             for attempt in Retrying(
                 stop=stop_after_attempt(self.config.transport_retries),
                 wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception_type(TRANSIENT),
+                retry=retry_if_exception_type(_transient()),
                 reraise=True,
             ):
                 with attempt:
@@ -172,7 +179,7 @@ class LLMClient:
                         response_format={"type": "json_schema", "json_schema": schema},
                     )
                     return resp.choices[0].message.content or ""
-        except (openai.OpenAIError, IndexError) as exc:
+        except (self._openai.OpenAIError, IndexError) as exc:
             # The message may echo the endpoint; it never holds the key.
             log.warning("LLM request failed: %s", type(exc).__name__)
             self.stats.reasons.append(f"LLM request failed ({type(exc).__name__})")
