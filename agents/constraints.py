@@ -129,7 +129,7 @@ def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
     ).fetchall()
     if not rows:
         return []
-    conn.execute("SET maintenance_work_mem = '256MB'")
+    conn.execute("SET maintenance_work_mem = '512MB'")  # index builds spill less to disk
     problems = []
     for owner, name, definition, kind in sorted(rows, key=lambda r: RESTORE_ORDER.get(r[3], 9)):
         forget = sql.SQL(

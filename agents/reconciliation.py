@@ -174,16 +174,48 @@ def reconcile(
     tgt_from = qualified(target_schema, target.name)
     results: dict[str, Any] = {}
 
+    def labels(rule: ColumnRule) -> list[str] | None:
+        """A target column's possible values, when known: counted in the main scan."""
+        col = target.column(rule.target)
+        if col.data_type == "enum" and col.enum_labels:
+            return list(col.enum_labels)
+        return ["true", "false"] if col.data_type == "boolean" else None
+
     def run(side: str, dsn: str, exprs: list[sql.Composable], frm: sql.Composable) -> None:
         try:
             with connect(dsn, read_only=True) as conn:
+                # Target enum/boolean columns: one FILTER count per label in the same scan
+                # (a GROUP BY is another full scan: ~0.9 s at 10M rows here).
+                folded: list[tuple[ColumnRule, list[str]]] = []
+                extra: list[sql.Composable] = []
+                if side == "target":
+                    for rule in groups:
+                        known = labels(rule)
+                        if known:
+                            folded.append((rule, known))
+                            extra.extend(
+                                sql.SQL("count(*) FILTER (WHERE {} = {})").format(
+                                    sql.Identifier(rule.target), sql.Literal(label)
+                                )
+                                for label in known
+                            )
+                every = exprs + extra
                 row = conn.execute(
                     sql.SQL("SELECT count(*), {} FROM {}").format(
-                        sql.SQL(", ").join(exprs) if exprs else sql.SQL("0"), frm
+                        sql.SQL(", ").join(every) if every else sql.SQL("0"), frm
                     )
                 ).fetchone()
+                assert row is not None  # an aggregate without GROUP BY returns one row
+                tail = list(row[1 + len(exprs) :])
+                by_rule = {}
+                for rule, known in folded:
+                    by_rule[rule.target] = list(zip(known, tail[: len(known)], strict=True))
+                    tail = tail[len(known) :]
                 grouped_counts = []
                 for rule in groups:
+                    if rule.target in by_rule:
+                        grouped_counts.append(by_rule[rule.target])
+                        continue
                     name = rule.source if side == "source" else rule.target
                     col = sql.Identifier(name or "")
                     grouped_counts.append(
@@ -194,7 +226,7 @@ def reconcile(
                         ).fetchall()
                     )
                 conn.rollback()
-            results[side] = (row, grouped_counts)
+            results[side] = (row[: 1 + len(exprs)], grouped_counts)
         except BaseException as exc:  # re-raised in the caller's thread
             results[side] = exc
 
@@ -221,7 +253,7 @@ def reconcile(
         if srow[i] != trow[i] and pair.column not in differing:
             differing.append(pair.column)
     for rule, scounts, tcounts in zip(groups, sgroups, tgroups, strict=True):
-        stored = Counter({k: int(n) for k, n in tcounts if k is not None})
+        stored = Counter({k: int(n) for k, n in tcounts if k is not None and n})
         if _mapped_counts(rule, target.column(rule.target), scounts) != stored:
             differing.append(rule.target)
     checked = sorted({p.column for p in pairs} | {r.target for r in groups})

@@ -10,6 +10,7 @@ Checks per target table:
 """
 
 import io
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,10 @@ def _read_target(
 ) -> pd.DataFrame:
     buf = io.BytesIO()
     sample = (
-        sql.SQL(" TABLESAMPLE BERNOULLI ({})").format(sql.Literal(sample_pct))
+        # SYSTEM samples whole pages: it reads ~pct of the table where BERNOULLI reads all of
+        # it (1.3 s at 10M rows here). Rows of a page are neighbours, which is fine for shape
+        # checks; every row is compared by the checksums check anyway.
+        sql.SQL(" TABLESAMPLE SYSTEM ({})").format(sql.Literal(sample_pct))
         if sample_pct
         else sql.SQL("")
     )
@@ -113,7 +117,7 @@ def check_schema(
 
     On a large table PostgreSQL's own types and constraints already hold for every row (UUID
     shape, enum labels, NOT NULL, the key's uniqueness); what Pandera adds on top (the labels
-    the mapping may produce, text shapes) is checked on a Bernoulli sample, and every row is
+    the mapping may produce, text shapes) is checked on a page sample, and every row is
     still compared by the ``checksums`` check.
     """
     schema = pandera_schema(target, mapping)
@@ -279,7 +283,7 @@ def check_sample_values(
         reader = _Reader(
             sconn, mapping, settings.source_schema, cols, [c.name for c in source.columns], None
         )
-        page = reader.page(None, sample_rows)
+        page = _spread_sample(sconn, reader, mapping, settings, sample_rows)
         res = apply_mapping(
             page,
             mapping,
@@ -309,9 +313,11 @@ def check_sample_values(
         differ = scalar(
             tconn.execute(
                 sql.SQL(
-                    "SELECT count(*) FROM "
-                    "(SELECT {c} FROM _dbm_expect EXCEPT SELECT {c} FROM {t}) d"
-                ).format(c=ident, t=qualified(tschema, target.name))
+                    "SELECT count(*) FROM (SELECT {c} FROM _dbm_expect EXCEPT "
+                    "SELECT {c} FROM {t} WHERE {k} IN (SELECT {k} FROM _dbm_expect)) d"
+                ).format(
+                    c=ident, t=qualified(tschema, target.name), k=sql.Identifier(mapping.key_target)
+                )
             )
         )
         tconn.rollback()
@@ -328,6 +334,27 @@ def check_sample_values(
         passed=True,
         detail=f"{compared}/{compared} sampled rows match their legacy values",
     )
+
+
+def _spread_sample(
+    conn: Any, reader: _Reader, mapping: TableMapping, settings: ExecutionSettings, rows: int
+) -> pa.Table:
+    """Ten keyset slices starting at random points of the key range (seeded by the run, so a
+    re-check looks at the same rows), not just the first rows, which early batches loaded."""
+    key = mapping.key_source
+    if not key:
+        return reader.page(None, rows)
+    lo, hi = conn.execute(
+        sql.SQL("SELECT min({k})::bigint, max({k})::bigint FROM {t}").format(
+            k=sql.Identifier(key), t=qualified(settings.source_schema, mapping.source)
+        )
+    ).fetchone()
+    if lo is None or hi - lo < rows:
+        return reader.page(None, rows)
+    rng = np.random.default_rng(zlib.crc32((settings.run_id or "").encode()))
+    starts = sorted(int(x) for x in rng.integers(lo - 1, hi, size=10))
+    slices = [reader.page(start, max(1, rows // 10)) for start in starts]
+    return pa.concat_tables(slices).combine_chunks()
 
 
 def validate_table(

@@ -1,0 +1,84 @@
+"""Every-row reconciliation: one wrong value anywhere in the target fails the checksums check and
+names its column, even where the sampled checks look elsewhere."""
+
+import dataclasses
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from agents.execution import migrate_table
+from agents.project import Project
+from agents.validation import check_checksums, validate_table
+from agents.workflow import load_run_inputs, plan_project
+from bench.workorders import install
+from tests.conftest import execute
+
+ROWS = 60_000  # above the bulk threshold: the binary, keys-parked path
+
+
+@pytest.fixture
+def loaded(make_db, tmp_path: Path):
+    src, tgt = make_db("wo_src"), make_db("wo_tgt")
+    with psycopg.connect(src, autocommit=True) as a, psycopg.connect(tgt, autocommit=True) as b:
+        install(a, b, ROWS, customers=500)
+    project = Project.create(tmp_path / "wo", source_dsn=src, target_dsn=tgt)
+    plan_project(project)
+    inputs = load_run_inputs(project, accept_proposals=True)
+    for name in ("customers", "work_orders"):
+        m = inputs.mappings[name]
+        s, t = inputs.source.table(m.source), inputs.target.table(name)
+        migrate_table(src, tgt, m, s, t, dataclasses.replace(inputs.settings, run_id="t"))
+    m = inputs.mappings["work_orders"]
+    return src, tgt, inputs, m, inputs.source.table(m.source), inputs.target.table("work_orders")
+
+
+def test_a_clean_bulk_load_reconciles_every_row(loaded) -> None:
+    src, tgt, inputs, m, s, t = loaded
+    all_targets = {x.name: x for x in inputs.target.tables}
+    counts, outcomes = validate_table(src, tgt, inputs.settings, m, s, t, all_targets)
+    assert counts.rows_migrated == ROWS and counts.rows_source == ROWS
+    assert all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
+    checksums = {o.name: o for o in outcomes}["checksums"]
+    assert f"{ROWS} rows x 6 columns" in checksums.detail
+
+
+@pytest.mark.parametrize(
+    ("tamper", "column"),
+    [
+        (
+            "UPDATE work_orders SET status = 'cancelled' WHERE id = (SELECT id FROM work_orders "
+            "WHERE status = 'open' ORDER BY id DESC LIMIT 1)",
+            "status",
+        ),
+        (
+            "UPDATE work_orders SET amount = amount + 0.01 WHERE id = "
+            "(SELECT id FROM work_orders ORDER BY id DESC LIMIT 1)",
+            "amount",
+        ),
+        (
+            "UPDATE work_orders w SET customer_id = (SELECT c.id FROM customers c "
+            "WHERE c.id <> w.customer_id ORDER BY c.id LIMIT 1) "
+            "WHERE w.id = (SELECT id FROM work_orders ORDER BY id DESC LIMIT 1)",
+            "customer_id",
+        ),
+        (
+            "UPDATE work_orders SET created_at = created_at + interval '1 second' WHERE id = "
+            "(SELECT id FROM work_orders ORDER BY id DESC LIMIT 1)",
+            "created_at",
+        ),
+        (
+            "UPDATE work_orders SET note = note || '.' WHERE id = (SELECT id FROM "
+            "work_orders WHERE note IS NOT NULL ORDER BY id DESC LIMIT 1)",
+            "note",
+        ),
+    ],
+)
+def test_one_wrong_value_fails_the_checksums_and_names_its_column(
+    loaded, tamper: str, column: str
+) -> None:
+    src, tgt, inputs, m, s, t = loaded
+    execute(tgt, tamper)
+    outcome = check_checksums(src, tgt, inputs.settings, m, s, t)
+    assert not outcome.passed
+    assert column in outcome.detail, outcome.detail
