@@ -28,7 +28,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from agents import bookkeeping, constraints, pgbinary, pgcsv
+from agents import bookkeeping, constraints, pgbinary, pgcsv, pgpipe
 from agents.db import connect, qualified, scalar
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
@@ -200,6 +200,7 @@ class _Reader:
         _, base = source_select(mapping, schema, changed_since_xmin)
         self.base = base
         self.key_range = key_range
+        self.pager: pgpipe.PsqlPager | None = None  # set by the engine: pages through psql
 
     def page(self, after: int | None, limit: int) -> pa.Table:
         key = self.mapping.key_source
@@ -221,13 +222,19 @@ class _Reader:
             q = sql.SQL("{} ORDER BY {} LIMIT {}").format(
                 q, sql.Identifier(key), sql.Literal(limit)
             )
+        statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)
         buf = io.BytesIO()
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)) as copy,
-        ):
-            for chunk in copy:
-                buf.write(chunk)
+        if self.pager is not None:
+            try:
+                buf.write(self.pager.copy_out(statement.as_string(self.conn)))
+            except RuntimeError as exc:
+                log.warning("psql reader failed, reading in-process from now on: %s", exc)
+                self.pager = None
+                buf = io.BytesIO()
+        if self.pager is None:
+            with self.conn.cursor() as cur, cur.copy(statement) as copy:
+                for chunk in copy:
+                    buf.write(chunk)
         if buf.tell() == 0:
             return pa.table({n: pa.array([], pa.string()) for n in self.names})
         buf.seek(0)
@@ -672,6 +679,7 @@ def migrate_table(
         reader = _Reader(
             sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
         )
+        reader.pager = pgpipe.pager_for(sconn, source_dsn)
         # A crashed bulk load may have left this table's keys and indexes parked: put them back.
         problems = constraints.restore_parked(tconn, tschema, target.name)
         if problems:
