@@ -98,6 +98,33 @@ def encode(
     return HEADER + body + TRAILER
 
 
+def encode_mappings(
+    entity: str, ids: npt.NDArray[np.int64], uuids: npt.NDArray[np.uint8], batch: str
+) -> bytes:
+    """``migration_mappings (entity_type, legacy_id, new_id, migration_batch)`` rows.
+
+    Every row has the same width (two constant strings, an int8, a UUID), so the payload is one
+    (n, width) byte matrix filled column block by column block: no per-field arrays to join.
+    """
+    n = len(ids)
+    e, b = entity.encode(), batch.encode()
+
+    def const(data: bytes) -> npt.NDArray[np.uint8]:
+        return np.frombuffer(data, dtype=np.uint8)
+
+    head = const(b"\x00\x04" + len(e).to_bytes(4, "big") + e + (8).to_bytes(4, "big"))
+    mid = const((16).to_bytes(4, "big"))
+    tail = const(len(b).to_bytes(4, "big") + b)
+    width = len(head) + 8 + len(mid) + 16 + len(tail)
+    out = np.empty((n, width), dtype=np.uint8)
+    at = 0
+    for block in (head, _big_endian(ids, ">i8"), mid, uuids, tail):
+        w = block.shape[-1]
+        out[:, at : at + w] = block
+        at += w
+    return HEADER + out.tobytes() + TRAILER
+
+
 # --------------------------------------------------------------------------- helpers
 def _be(value: int, width: int) -> npt.NDArray[np.uint8]:
     return np.frombuffer(value.to_bytes(width, "big", signed=True), dtype=np.uint8)

@@ -194,3 +194,20 @@ def test_a_key_that_cannot_be_rebuilt_is_reported_and_stays_recorded(make_db) ->
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert constraints.restore_parked(conn, "public", "parent") == []
     assert query(dsn, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+
+
+def test_fixed_width_mapping_rows_load_as_the_generic_encoder_would(make_db) -> None:
+    dsn = make_db("bin")
+    execute(
+        dsn,
+        'CREATE TABLE m (entity_type VARCHAR COLLATE "C", legacy_id BIGINT, new_id UUID, '
+        "migration_batch VARCHAR)",
+    )
+    ids = np.array([1, 2, 2**40, 7], dtype=np.int64)
+    raw = uuid_bytes(ids, 7)
+    _load(dsn, "m", pgbinary.encode_mappings("work_orders", ids, raw, "run1:work_orders"), "binary")
+    rows = query(dsn, "SELECT entity_type, legacy_id, new_id::text, migration_batch FROM m")
+    assert rows == [
+        ("work_orders", int(i), u, "run1:work_orders")
+        for i, u in zip(ids, uuid_text_arrow(raw).to_pylist(), strict=True)
+    ]
