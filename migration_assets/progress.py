@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.progress import (
@@ -18,8 +19,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-
-from agents.db import connect
 
 
 @contextmanager
@@ -45,21 +44,30 @@ def control_progress(
     ).format(sql.Identifier(schema))
 
     def poll() -> None:
+        # One connection for the whole run (a new one every tick costs the server a backend
+        # start each time); re-opened only if it breaks.
+        conn = None
         while not stop.wait(interval):
             try:
-                with connect(target_dsn, read_only=True) as conn:
-                    exists = conn.execute(
-                        "SELECT to_regclass(%s)", (f'"{schema}".migration_control',)
-                    ).fetchone()
-                    if not exists or exists[0] is None:
-                        continue
-                    rows = conn.execute(query).fetchall()
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(target_dsn, autocommit=True)
+                exists = conn.execute(
+                    "SELECT to_regclass(%s)", (f'"{schema}".migration_control',)
+                ).fetchone()
+                if not exists or exists[0] is None:
+                    continue
+                rows = conn.execute(query).fetchall()
             except Exception:  # progress is cosmetic; the run's own errors are reported
+                if conn is not None:
+                    conn.close()
+                conn = None
                 continue
             for table, status, done, total in rows:
                 if table not in tasks:
                     tasks[table] = progress.add_task(table, total=max(total, 1), status=status)
                 progress.update(tasks[table], completed=done, total=max(total, 1), status=status)
+        if conn is not None:
+            conn.close()
 
     thread = threading.Thread(target=poll, name="dbmigrate-progress", daemon=True)
     with progress:
