@@ -246,7 +246,13 @@ class _Writer:
     """Set-based writes into the target inside the current transaction."""
 
     def __init__(
-        self, conn: Any, mapping: TableMapping, target: TableInfo, schema: str, batch_tag: str
+        self,
+        conn: Any,
+        mapping: TableMapping,
+        target: TableInfo,
+        schema: str,
+        batch_tag: str,
+        key_range: tuple[int, int] | None = None,
     ) -> None:
         self.conn = conn
         self.mapping = mapping
@@ -254,6 +260,7 @@ class _Writer:
         self.tag = batch_tag
         self.cols = [r.target for r in mapping.columns]
         self.tident = qualified(schema, target.name)
+        self.target_name = target.name
         s = sql.Identifier(schema)
         ident = sql.SQL(", ").join(map(sql.Identifier, self.cols))
         conn.execute(
@@ -296,12 +303,13 @@ class _Writer:
             pk=sql.Identifier(pk),
             conflict=conflict,
         )
-        # While a bulk load has the primary key parked there is nothing to conflict with (every
-        # appended key is new) and nothing ON CONFLICT could use: plain INSERT.
+        # Set while a bulk load has the table's keys parked (see agents.constraints). Rows of an
+        # appendable batch are new, so isolating refused ones needs no ON CONFLICT (nor a key).
+        self.key_parked = False
         self.insert = sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM _dbm_stage").format(
             t=self.tident, c=ident
         )
-        self.key_parked = False
+        self._plain = False
         self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
         self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN").format(self.tident, ident)
         self.copy_mappings = sql.SQL("COPY {}.migration_mappings ({}) FROM STDIN").format(
@@ -328,14 +336,16 @@ class _Writer:
             )
         )
         if any(r.kind == "uuid_key" for r in mapping.columns) and not rls:
+            # Per key range when loading one: sibling ranges map other keys concurrently.
+            lo, hi = key_range or (-(2**63), 2**63 - 1)
             self.append_after = int(
                 scalar(
                     conn.execute(
                         sql.SQL(
-                            "SELECT coalesce(max(legacy_id), -1) FROM {}.migration_mappings "
-                            "WHERE entity_type = %s"
+                            "SELECT coalesce(max(legacy_id), %s - 1) FROM {}.migration_mappings "
+                            "WHERE entity_type = %s AND legacy_id >= %s AND legacy_id < %s"
                         ).format(s),
-                        (mapping.target,),
+                        (lo if key_range else 0, mapping.target, lo, hi),
                     )
                 )
             )
@@ -398,7 +408,8 @@ class _Writer:
         Appendable batches are COPYed straight in; anything else, or a batch the fast path
         fails on, goes through the staged, bisecting upsert.
         """
-        if self.appendable(res) and res.legacy_ids is not None:
+        new_keys = self.appendable(res) and res.legacy_ids is not None
+        if new_keys and res.legacy_ids is not None:
             payload = payload or self.prepare(res)
             assert payload is not None
             try:
@@ -408,8 +419,16 @@ class _Writer:
             except ROW_ERRORS as exc:
                 log.info("bulk append refused (%s); isolating rows", str(exc).splitlines()[0])
                 self.abort_mappings()  # fall through to the row-isolating path
+        if self.key_parked and not new_keys:
+            # Rows that may already be in the target need the key to upsert against: bring it
+            # back now (a resume whose last target commit was lost lands here, once).
+            problems = constraints.restore_parked(self.conn, self.schema, self.target_name)
+            if problems:
+                raise ExecutionError(f"{self.mapping.target}: " + "; ".join(problems))
+            self.key_parked = False
         table = pa.table({c: res.columns[c] for c in self.cols})
         refused: list[tuple[int, str]] = []
+        self._plain = self.key_parked  # only new keys reach here while the key is parked
         self._write_range(table, res.legacy_ids, 0, table.num_rows, refused, budget)
         return refused
 
@@ -513,7 +532,7 @@ class _Writer:
         conn.execute("TRUNCATE _dbm_stage, _dbm_map")
         with conn.cursor().copy(self.copy_stage) as copy:
             copy.write(pgcsv.write(part))
-        conn.execute(self.insert if self.key_parked else self.upsert)
+        conn.execute(self.insert if self._plain else self.upsert)
         if ids is not None and self.mapping.key_target:
             key_col = self.mapping.key_target
             m = pa.table({"legacy_id": pa.array(ids, pa.int64()), "new_id": part.column(key_col)})
@@ -715,14 +734,28 @@ def migrate_table(
         problems = constraints.restore_parked(tconn, tschema, target.name)
         if problems:
             raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
-        writer = _Writer(tconn, mapping, target, tschema, tag)
+        writer = _Writer(tconn, mapping, target, tschema, tag, key_range)
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
         lconn = psycopg.connect(target_dsn, autocommit=True)
         resolve = fk_resolver(lconn, tschema)
-        # Key ranges of one table load in parallel processes; parking is per table, so a range
-        # leaves the keys in place rather than race its siblings over them.
-        bulk = writer.append_after is not None and total - done >= BULK_ROWS and key_range is None
+        # Bulk mode only for rows never mapped (a first load, a resume): a re-run's rows all
+        # exist and must be upserted through the key. Key ranges of one table load in parallel
+        # processes; parking is per table, so a range leaves the keys in place rather than race
+        # its siblings over them.
+        bulk = (
+            writer.append_after is not None
+            and key_range is None
+            and total - done >= BULK_ROWS
+            and count_source_rows(
+                sconn,
+                mapping,
+                settings.source_schema,
+                (writer.append_after + 1, 2**63 - 1),
+                changed_since_xmin,
+            )
+            >= BULK_ROWS
+        )
         deferred = constraints.park_for_bulk_load(tconn, tschema, target.name) if bulk else []
         writer.key_parked = bool(deferred)
         mconn = psycopg.connect(target_dsn, autocommit=True) if bulk else None

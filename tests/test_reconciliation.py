@@ -12,7 +12,7 @@ from agents.project import Project
 from agents.validation import check_checksums, check_foreign_keys, validate_table
 from agents.workflow import load_run_inputs, plan_project
 from bench.workorders import install
-from tests.conftest import execute
+from tests.conftest import execute, query
 
 ROWS = 60_000  # above the bulk threshold: the binary, keys-parked path
 
@@ -101,3 +101,21 @@ def test_foreign_keys_trust_only_a_validated_constraint(loaded) -> None:
     caught = check_foreign_keys(tgt, inputs.settings, m, t, all_targets)
     assert not caught.passed
     assert "1 rows of work_orders.customer_id have no customers parent" in caught.detail
+
+
+def test_a_rerun_of_a_bulk_loaded_table_upserts_through_its_key_and_rewrites_nothing(
+    loaded,
+) -> None:
+    src, tgt, inputs, m, s, t = loaded
+    before = query(tgt, "SELECT count(*), max(xmin::text::bigint) FROM work_orders")[0]
+    run = migrate_table(src, tgt, m, s, t, dataclasses.replace(inputs.settings, run_id="again"))
+    assert run.rows_read == ROWS and run.rows_rejected == 0
+    after = query(tgt, "SELECT count(*), max(xmin::text::bigint) FROM work_orders")[0]
+    assert after == before  # no duplicate, no row rewritten
+    keys = query(
+        tgt,
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'work_orders'::regclass "
+        "AND contype IN ('p', 'f') ORDER BY 1",
+    )
+    assert keys == [("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
+    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
