@@ -17,18 +17,26 @@ from tests.conftest import execute, query
 ROWS = 60_000  # above the bulk threshold: the binary, keys-parked path
 
 
-@pytest.fixture
-def loaded(make_db, tmp_path: Path):
+def _planned(make_db, tmp_path: Path):
     src, tgt = make_db("wo_src"), make_db("wo_tgt")
     with psycopg.connect(src, autocommit=True) as a, psycopg.connect(tgt, autocommit=True) as b:
         install(a, b, ROWS, customers=500)
     project = Project.create(tmp_path / "wo", source_dsn=src, target_dsn=tgt)
     plan_project(project)
-    inputs = load_run_inputs(project, accept_proposals=True)
+    return src, tgt, load_run_inputs(project, accept_proposals=True)
+
+
+def _migrate(src: str, tgt: str, inputs, name: str):
+    m = inputs.mappings[name]
+    s, t = inputs.source.table(m.source), inputs.target.table(name)
+    return migrate_table(src, tgt, m, s, t, dataclasses.replace(inputs.settings, run_id="t"))
+
+
+@pytest.fixture
+def loaded(make_db, tmp_path: Path):
+    src, tgt, inputs = _planned(make_db, tmp_path)
     for name in ("customers", "work_orders"):
-        m = inputs.mappings[name]
-        s, t = inputs.source.table(m.source), inputs.target.table(name)
-        migrate_table(src, tgt, m, s, t, dataclasses.replace(inputs.settings, run_id="t"))
+        _migrate(src, tgt, inputs, name)
     m = inputs.mappings["work_orders"]
     return src, tgt, inputs, m, inputs.source.table(m.source), inputs.target.table("work_orders")
 
@@ -119,3 +127,22 @@ def test_a_rerun_of_a_bulk_loaded_table_upserts_through_its_key_and_rewrites_not
     )
     assert keys == [("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
     assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+
+
+def test_a_row_refused_during_a_bulk_load_is_isolated_and_the_keys_come_back(
+    make_db, tmp_path: Path
+) -> None:
+    src, tgt, inputs = _planned(make_db, tmp_path)
+    execute(tgt, "ALTER TABLE work_orders ADD CONSTRAINT no_1234 CHECK (amount <> 12.34)")
+    _migrate(src, tgt, inputs, "customers")
+    run = _migrate(src, tgt, inputs, "work_orders")
+    assert (run.rows_migrated, run.rows_rejected) == (ROWS - 1, 1)
+    reason = query(tgt, "SELECT legacy_id, reason FROM migration_rejects")
+    assert reason[0][0] == "1234" and 'violates check constraint "no_1234"' in reason[0][1]
+    assert query(tgt, "SELECT count(*) FROM work_orders")[0][0] == ROWS - 1
+    keys = query(
+        tgt,
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'work_orders'::regclass "
+        "AND contype IN ('p', 'f', 'c') ORDER BY 1",
+    )
+    assert keys == [("no_1234",), ("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
