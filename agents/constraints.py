@@ -113,6 +113,19 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
     return parked
 
 
+def is_parked(conn: Any, schema: str, table: str) -> bool:
+    """Whether a bulk load of ``table`` has its keys parked right now."""
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+    row = conn.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {}.migration_deferred_constraints "
+            "WHERE parked_by = %s AND kind = 'pk')"
+        ).format(sql.Identifier(schema)),
+        (table,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
     """Re-create what a bulk load of ``table`` parked; returns problems, if any.
 

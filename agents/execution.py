@@ -730,10 +730,13 @@ def migrate_table(
             sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
         )
         reader.pager = pgpipe.pager_for(sconn, source_dsn)
-        # A crashed bulk load may have left this table's keys and indexes parked: put them back.
-        problems = constraints.restore_parked(tconn, tschema, target.name)
-        if problems:
-            raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+        # A key range whose keys a coordinator parked (park_for_ranges) loads in bulk mode and
+        # leaves them to it; anything else parked is a crashed load's: put it back.
+        coordinated = key_range is not None and constraints.is_parked(tconn, tschema, target.name)
+        if not coordinated:
+            problems = constraints.restore_parked(tconn, tschema, target.name)
+            if problems:
+                raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
         writer = _Writer(tconn, mapping, target, tschema, tag, key_range)
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
@@ -757,8 +760,8 @@ def migrate_table(
             >= BULK_ROWS
         )
         deferred = constraints.park_for_bulk_load(tconn, tschema, target.name) if bulk else []
-        writer.key_parked = bool(deferred)
-        mconn = psycopg.connect(target_dsn, autocommit=True) if bulk else None
+        writer.key_parked = bool(deferred) or coordinated
+        mconn = psycopg.connect(target_dsn, autocommit=True) if bulk or coordinated else None
         for conn in (tconn, mconn):
             if conn is not None:
                 # Each batch commits data and progress together, so losing the last commits
@@ -810,10 +813,11 @@ def migrate_table(
                 if on_progress:
                     on_progress(done + read, total)
                 sizing["batch"] = _adapt(sizing["batch"], time.monotonic() - t0)
-            problems = constraints.restore_parked(tconn, tschema, target.name)
-            writer.key_parked = False
-            if problems:
-                raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+            if not coordinated:
+                problems = constraints.restore_parked(tconn, tschema, target.name)
+                writer.key_parked = False
+                if problems:
+                    raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
                 msg = (
@@ -847,6 +851,50 @@ def migrate_table(
         seconds=round(time.monotonic() - started, 3),
         resumed_after=resumed_after,
     )
+
+
+def park_for_ranges(
+    source_dsn: str,
+    target_dsn: str,
+    mapping: TableMapping,
+    target: TableInfo,
+    settings: ExecutionSettings,
+) -> bool:
+    """Before a partitioned table's key ranges load in parallel: park its keys once for all of
+    them (they would race each other doing it one by one). Only for a first load (the entity
+    has no mapped rows yet) of at least ``BULK_ROWS``; the caller restores with
+    :func:`finish_ranges` after the last range. Returns whether anything was parked.
+    """
+    tschema = settings.target_schema
+    with (
+        connect(source_dsn, read_only=True) as sconn,
+        connect(target_dsn, role=settings.target_role, autocommit=True) as tconn,
+    ):
+        bookkeeping.ensure_bookkeeping(tconn, tschema)
+        problems = constraints.restore_parked(tconn, tschema, target.name)  # a crashed load's
+        if problems:
+            raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+        mapped = scalar(
+            tconn.execute(
+                sql.SQL(
+                    "SELECT EXISTS (SELECT 1 FROM {}.migration_mappings WHERE entity_type = %s)"
+                ).format(sql.Identifier(tschema)),
+                (mapping.target,),
+            )
+        )
+        if mapped or count_source_rows(sconn, mapping, settings.source_schema) < BULK_ROWS:
+            return False
+        parked = constraints.park_for_bulk_load(tconn, tschema, target.name)
+        log.info("%s: parked for its key ranges: %s", target.name, ", ".join(parked) or "none")
+        return bool(parked)
+
+
+def finish_ranges(target_dsn: str, target: TableInfo, settings: ExecutionSettings) -> None:
+    """After a partitioned table's ranges: rebuild what :func:`park_for_ranges` parked."""
+    with connect(target_dsn, role=settings.target_role, autocommit=True) as tconn:
+        problems = constraints.restore_parked(tconn, settings.target_schema, target.name)
+    if problems:
+        raise ExecutionError(f"{target.name}: " + "; ".join(problems))
 
 
 def _last_key(page: pa.Table, key: str) -> int:

@@ -90,23 +90,26 @@ class Project(BaseModel):
     ) -> "Project":
         root.mkdir(parents=True, exist_ok=True)
         existing = root / "project.yaml"
-        namespace = str(uuid.uuid4())
-        if existing.exists():  # keep the namespace: UUIDs must not change on re-plan
-            namespace = str(yaml.safe_load(existing.read_text())["namespace"])
 
         def display(dsn: str) -> str:
             if embedded:  # a socket path in a temp dir says nothing to a reader
                 return f"embedded PostgreSQL, database {dsn.rsplit('/', 1)[-1].split('?')[0]}"
             return redact(dsn)
 
-        settings = ProjectSettings(
-            namespace=namespace,
-            source_schema=source_schema,
-            target_schema=target_schema,
-            source_display=display(source_dsn),
-            target_display=display(target_dsn),
-            embedded=embedded,
-        )
+        fresh: dict[str, Any] = {
+            "source_schema": source_schema,
+            "target_schema": target_schema,
+            "source_display": display(source_dsn),
+            "target_display": display(target_dsn),
+            "embedded": embedded,
+        }
+        if existing.exists():
+            # A re-plan keeps the namespace (UUIDs must not change) and every setting the owner
+            # edited (reject threshold, partition size, delete policy, role).
+            kept = ProjectSettings.model_validate(yaml.safe_load(existing.read_text()))
+            settings = kept.model_copy(update=fresh)
+        else:
+            settings = ProjectSettings.model_validate({"namespace": str(uuid.uuid4()), **fresh})
         project = cls(root=root, settings=settings)
         project.save_settings()
         project.save_dsns(source_dsn, target_dsn)

@@ -13,10 +13,12 @@ from typing import Any
 
 import dagster as dg
 
+from agents.errors import MigrationError
+from agents.execution import finish_ranges, park_for_ranges
 from agents.models import MigrationReport
 from agents.project import SOURCE_ENV, TARGET_ENV, Project
 from agents.reporting import assemble_report, write_report
-from agents.workflow import load_run_inputs
+from agents.workflow import RunInputs, load_run_inputs
 from migration_assets.definitions import ACCEPT_ENV, MIGRATE_JOB, build_definitions
 from migration_assets.keys import REPORT_KEY, target_key, validation_key
 from migration_assets.project_context import PROJECT_ENV
@@ -61,7 +63,7 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
     with project_instance(root) as instance:
         if partitions:
             success, failures = _run_staged(
-                job, instance, inputs.plan.order, partitions, accept_proposals, log_level
+                job, instance, inputs, partitions, accept_proposals, log_level
             )
         else:
             result = job.execute_in_process(
@@ -92,13 +94,18 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
 def _run_staged(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
-    order: list[str],
+    inputs: RunInputs,
     partitions: dict[str, list[str]],
     accept_proposals: bool,
     log_level: str,
 ) -> tuple[bool, list[str]]:
     """With partitioned tables: targets one by one in FK order, a partitioned table's key
-    ranges in parallel processes (one Dagster run each, as a backfill would), then the report."""
+    ranges in parallel processes (one Dagster run each, as a backfill would), then the report.
+
+    This process coordinates each partitioned table's bulk mode: it parks the table's keys
+    once before its ranges and rebuilds them after the last (ranges cannot safely do that for
+    each other)."""
+    order = inputs.plan.order
 
     def run(keys: list[dg.AssetKey]) -> bool:
         result = job.execute_in_process(
@@ -120,17 +127,34 @@ def _run_staged(
         if target not in partitions:
             ok = run([target_key(target)])
             continue
+        mapping = inputs.mappings[target]
+        tinfo = inputs.target.table(target)
+        source_dsn, target_dsn = inputs.project.dsns()
+        try:
+            parked = park_for_ranges(source_dsn, target_dsn, mapping, tinfo, inputs.settings)
+        except MigrationError as exc:
+            failures.append(str(exc))
+            ok = False
+            break
         context = multiprocessing.get_context("spawn")  # no inherited threads or connections
-        with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-            outcomes = list(
-                pool.map(
-                    _run_partition,
-                    [target] * len(partitions[target]),
-                    partitions[target],
-                    [accept_proposals] * len(partitions[target]),
-                    [log_level] * len(partitions[target]),
+        try:
+            with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+                outcomes = list(
+                    pool.map(
+                        _run_partition,
+                        [target] * len(partitions[target]),
+                        partitions[target],
+                        [accept_proposals] * len(partitions[target]),
+                        [log_level] * len(partitions[target]),
+                    )
                 )
-            )
+        finally:
+            if parked:
+                try:
+                    finish_ranges(target_dsn, tinfo, inputs.settings)
+                except MigrationError as exc:
+                    failures.append(str(exc))
+                    ok = False
         for part_ok, part_failures in outcomes:
             ok = ok and part_ok
             failures.extend(part_failures)

@@ -12,7 +12,7 @@ import dagster as dg
 from agents import bookkeeping
 from agents.db import connect
 from agents.errors import MigrationError
-from agents.execution import ExecutionSettings, apply_deletes, migrate_table
+from agents.execution import ExecutionSettings, apply_deletes, finish_ranges, migrate_table
 from agents.models import CheckOutcome
 from agents.validation import Counts, validate_table
 from agents.workflow import RunInputs
@@ -188,6 +188,10 @@ def build_validation_asset(target: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         inputs = project.inputs()
         settings = _settings(context, inputs, target, target_db.role)
+        try:  # keys a coordinator parked for the ranges are rebuilt before anything is checked
+            finish_ranges(target_db.dsn, inputs.target.table(target), settings)
+        except MigrationError as exc:
+            raise dg.Failure(description=str(exc)) from exc
         c, outcomes, samples = _validate_and_record(
             inputs, target, settings, legacy_db.dsn, target_db.dsn
         )

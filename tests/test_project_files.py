@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from agents.errors import MappingError
 from agents.project import Project
@@ -85,3 +86,19 @@ def test_definitions_load_and_lineage_follows_foreign_keys(
     assert checks == {"schema", "reconciliation", "foreign_keys", "sample_values", "checksums"}
     report = graph.get(dg.AssetKey(["migration_report"])).parent_keys
     assert roles in report
+
+
+def test_replanning_keeps_the_settings_the_owner_edited(tmp_path: Path) -> None:
+    first = Project.create(
+        tmp_path / "p", source_dsn="postgresql://a@h/s", target_dsn="postgresql://a@h/t"
+    )
+    edited = yaml.safe_load((first.root / "project.yaml").read_text())
+    edited.update(partition_rows=5_000_000, max_reject_ratio=0.2, delete_policy="delete")
+    (first.root / "project.yaml").write_text(yaml.safe_dump(edited))
+    again = Project.create(
+        first.root, source_dsn="postgresql://a:pw@h2/s", target_dsn="postgresql://a@h/t"
+    )
+    s = Project.load(again.root).settings
+    assert (s.partition_rows, s.max_reject_ratio, s.delete_policy) == (5_000_000, 0.2, "delete")
+    assert s.namespace == first.settings.namespace
+    assert s.source_display == "postgresql://a:***@h2/s"  # what the new plan was given
