@@ -44,7 +44,17 @@ class PsqlPager:
     def __init__(self, binary: str, dsn: str, snapshot: str) -> None:
         params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
         password = params.pop("password", None)
-        self.argv = [binary, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", make_conninfo(**params)]
+        # -w: never prompt for a password (there is no one to answer); fail and fall back.
+        self.argv = [
+            binary,
+            "-X",
+            "-q",
+            "-w",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            make_conninfo(**params),
+        ]
         # The caller's PG* variables (PGPASSFILE, PGSSLROOTCERT, PGSERVICE...) apply as they do
         # to the in-process connection; the session speaks UTC as agents.db.connect's does.
         options = f"{os.environ.get('PGOPTIONS', '')} -c TimeZone=UTC".strip()
