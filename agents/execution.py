@@ -422,9 +422,7 @@ class _Writer:
         if self.key_parked and not new_keys:
             # Rows that may already be in the target need the key to upsert against: bring it
             # back now (a resume whose last target commit was lost lands here, once).
-            problems = constraints.restore_parked(self.conn, self.schema, self.target_name)
-            if problems:
-                raise ExecutionError(f"{self.mapping.target}: " + "; ".join(problems))
+            _restore_keys(self.conn, self.schema, self.target_name)
             self.key_parked = False
         table = pa.table({c: res.columns[c] for c in self.cols})
         refused: list[tuple[int, str]] = []
@@ -734,9 +732,7 @@ def migrate_table(
         # leaves them to it; anything else parked is a crashed load's: put it back.
         coordinated = key_range is not None and constraints.is_parked(tconn, tschema, target.name)
         if not coordinated:
-            problems = constraints.restore_parked(tconn, tschema, target.name)
-            if problems:
-                raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+            _restore_keys(tconn, tschema, target.name)
         writer = _Writer(tconn, mapping, target, tschema, tag, key_range)
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
@@ -814,10 +810,8 @@ def migrate_table(
                     on_progress(done + read, total)
                 sizing["batch"] = _adapt(sizing["batch"], time.monotonic() - t0)
             if not coordinated:
-                problems = constraints.restore_parked(tconn, tschema, target.name)
                 writer.key_parked = False
-                if problems:
-                    raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+                _restore_keys(tconn, tschema, target.name)
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
                 msg = (
@@ -871,9 +865,7 @@ def park_for_ranges(
         connect(target_dsn, role=settings.target_role, autocommit=True) as tconn,
     ):
         bookkeeping.ensure_bookkeeping(tconn, tschema)
-        problems = constraints.restore_parked(tconn, tschema, target.name)  # a crashed load's
-        if problems:
-            raise ExecutionError(f"{mapping.target}: " + "; ".join(problems))
+        _restore_keys(tconn, tschema, target.name)  # what a crashed load left parked
         mapped = scalar(
             tconn.execute(
                 sql.SQL(
@@ -892,9 +884,15 @@ def park_for_ranges(
 def finish_ranges(target_dsn: str, target: TableInfo, settings: ExecutionSettings) -> None:
     """After a partitioned table's ranges: rebuild what :func:`park_for_ranges` parked."""
     with connect(target_dsn, role=settings.target_role, autocommit=True) as tconn:
-        problems = constraints.restore_parked(tconn, settings.target_schema, target.name)
+        _restore_keys(tconn, settings.target_schema, target.name)
+
+
+def _restore_keys(conn: Any, schema: str, table: str) -> None:
+    """Rebuild what a bulk load of ``table`` parked; a key that will not rebuild fails the
+    table with the database's reason (and stays recorded for the next run)."""
+    problems = constraints.restore_parked(conn, schema, table)
     if problems:
-        raise ExecutionError(f"{target.name}: " + "; ".join(problems))
+        raise ExecutionError(f"{table}: " + "; ".join(problems))
 
 
 def _last_key(page: pa.Table, key: str) -> int:

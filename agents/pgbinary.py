@@ -153,6 +153,10 @@ def constant_text(value: str, n: int) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(body))
 
 
+def _as_text(arr: pa.Array) -> pa.Array:
+    return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+
+
 def _nulls(arr: pa.Array) -> npt.NDArray[np.bool_]:
     return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -172,7 +176,7 @@ def _with_nulls(
 def _numbers(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
         return pc.cast(arr, target)
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    text = _as_text(arr)
     return pc.cast(text, target)
 
 
@@ -186,7 +190,7 @@ Encoder = Callable[[pa.Array, PgType], tuple[pa.Array, npt.NDArray[np.int32]]]
 
 
 def _text(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    text = _as_text(arr)
     null = _nulls(text)
     lengths = np.array(pc.binary_length(pc.fill_null(text, "")), dtype=np.int32)
     lengths[null] = -1
@@ -224,9 +228,7 @@ _FALSE = pa.array(["f", "false", "n", "no", "off", "0"])
 
 
 def _bool(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-    text = pc.utf8_lower(
-        pc.utf8_trim_whitespace(arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string()))
-    )
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(_as_text(arr)))
     null = _nulls(text)
     yes = np.asarray(pc.is_in(text, _TRUE).to_numpy(zero_copy_only=False), dtype=bool)
     no = np.asarray(pc.is_in(text, _FALSE).to_numpy(zero_copy_only=False), dtype=bool)
@@ -246,7 +248,7 @@ _UUID_HEX_POS = np.array(
 
 
 def _uuid(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    text = _as_text(arr)
     null = _nulls(text)
     filled = pc.fill_null(text, "00000000-0000-0000-0000-000000000000")
     lengths = np.asarray(pc.binary_length(filled), dtype=np.int64)
@@ -266,7 +268,7 @@ def _uuid(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
 
 def _timestamp(tz: bool) -> Encoder:
     def enc(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-        text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+        text = _as_text(arr)
         null = _nulls(text)
         micros = _iso_seconds(text, null, allow_utc_suffix=tz)
         if micros is None:  # fractions, offsets, odd spellings: Arrow's ISO parser
@@ -337,7 +339,7 @@ def _iso_seconds(
 
 
 def _date(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    text = _as_text(arr)
     days = pc.cast(pc.cast(text, pa.date32()), pa.int32())
     null = _nulls(days)
     v = np.asarray(pc.fill_null(days, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -355,7 +357,7 @@ def _numeric(arr: pa.Array, typ: PgType) -> tuple[pa.Array, npt.NDArray[np.int32
     does after parsing text. An unconstrained column keeps each value's own scale, so that is
     read from the text.
     """
-    text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    text = _as_text(arr)
     null = _nulls(text)
     filled = pc.fill_null(text, "0")
     if typ.scale is None:
