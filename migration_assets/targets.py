@@ -58,6 +58,16 @@ def _settings(
     )
 
 
+def _validated_metadata(c: Counts, samples: list[dict[str, str]]) -> dict[str, dg.MetadataValue]:
+    """What a validated table shows in the UI: its reconciliation counts and sample rejects."""
+    return {
+        "rows_source": dg.MetadataValue.int(c.rows_source),
+        "rows_migrated": dg.MetadataValue.int(c.rows_migrated),
+        "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
+        "reject_samples": _samples_md(samples),
+    }
+
+
 def _samples_md(samples: list[dict[str, str]]) -> dg.MetadataValue:
     return dg.MetadataValue.md(
         "\n".join(f"- legacy id {r['legacy_id']}: {r['reason']}" for r in samples) or "none"
@@ -156,12 +166,9 @@ def build_target_asset(
         )
         return dg.MaterializeResult(
             metadata={
-                "rows_source": dg.MetadataValue.int(c.rows_source),
-                "rows_migrated": dg.MetadataValue.int(c.rows_migrated),
-                "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
+                **_validated_metadata(c, samples),
                 "dagster/row_count": dg.MetadataValue.int(c.rows_migrated),
                 **load,
-                "reject_samples": _samples_md(samples),
             },
             check_results=check_results(target, outcomes),
         )
@@ -196,12 +203,7 @@ def build_validation_asset(target: str) -> dg.AssetsDefinition:
             inputs, target, settings, legacy_db.dsn, target_db.dsn
         )
         return dg.MaterializeResult(
-            metadata={
-                "rows_source": dg.MetadataValue.int(c.rows_source),
-                "rows_migrated": dg.MetadataValue.int(c.rows_migrated),
-                "rows_rejected": dg.MetadataValue.int(c.rows_rejected),
-                "reject_samples": _samples_md(samples),
-            },
+            metadata=_validated_metadata(c, samples),
             check_results=check_results(target, outcomes, validation_key(target)),
         )
 
