@@ -746,14 +746,17 @@ def migrate_table(
             writer.append_after is not None
             and key_range is None
             and total - done >= BULK_ROWS
-            and count_source_rows(
-                sconn,
-                mapping,
-                settings.source_schema,
-                (writer.append_after + 1, 2**63 - 1),
-                changed_since_xmin,
+            and (
+                writer.append_after < 0  # nothing mapped yet: every row counted above is new
+                or count_source_rows(
+                    sconn,
+                    mapping,
+                    settings.source_schema,
+                    (writer.append_after + 1, 2**63 - 1),
+                    changed_since_xmin,
+                )
+                >= BULK_ROWS
             )
-            >= BULK_ROWS
         )
         deferred = constraints.park_for_bulk_load(tconn, tschema, target.name) if bulk else []
         writer.key_parked = bool(deferred) or coordinated
