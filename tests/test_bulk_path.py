@@ -6,7 +6,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from agents import constraints, pgbinary, pgcsv
+from agents import bookkeeping, constraints, pgbinary, pgcsv
 from agents.identity import uuid_bytes, uuid_text_arrow
 from tests.conftest import execute, query
 
@@ -211,3 +211,115 @@ def test_fixed_width_mapping_rows_load_as_the_generic_encoder_would(make_db) -> 
         ("work_orders", int(i), u, "run1:work_orders")
         for i, u in zip(ids, uuid_text_arrow(raw).to_pylist(), strict=True)
     ]
+
+
+def _map(dsn: str, entity: str, ids: range) -> None:
+    """Mapping rows written the way the engine writes them: into the entity's partition."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        table = bookkeeping.mapping_table(conn, "public", entity).as_string(conn)
+        conn.execute(
+            f"INSERT INTO {table} (entity_type, legacy_id, new_id, migration_batch) "
+            "SELECT %s, g, gen_random_uuid(), 'test' "
+            "FROM generate_series(%s::bigint, %s::bigint) g",
+            (entity, ids.start, ids.stop - 1),
+        )
+
+
+def _partition_state(dsn: str, entity: str) -> tuple[bool, list[str]]:
+    """(attached to migration_mappings?, its constraints' kinds)."""
+    name = bookkeeping.mapping_partition_name(entity)
+    [(attached,)] = query(dsn, "SELECT relispartition FROM pg_class WHERE relname = %s", (name,))
+    kinds = query(
+        dsn,
+        "SELECT contype::text FROM pg_constraint WHERE conrelid = to_regclass(%s) "
+        "AND contype IN ('p', 'c') ORDER BY 1",
+        (name,),
+    )
+    return attached, [k for (k,) in kinds]
+
+
+def test_a_bulk_load_detaches_its_mappings_partition_and_attaching_rebuilds_its_key(
+    make_db,
+) -> None:
+    dsn = make_db("park")
+    execute(dsn, PARENT_CHILD)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        bookkeeping.ensure_bookkeeping(conn, "public")
+    _map(dsn, "parent", range(1, 101))
+    _map(dsn, "other", range(1, 11))
+    assert _partition_state(dsn, "parent") == (True, ["c", "p"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        parked = constraints.park_for_bulk_load(conn, "public", "parent")
+    assert "migration_mappings__parent" in parked
+    # Detached and unindexed: the load appends without index maintenance; other entities'
+    # mappings stay where they were.
+    assert _partition_state(dsn, "parent") == (False, ["c"])
+    assert query(dsn, "SELECT entity_type, count(*) FROM migration_mappings GROUP BY 1") == [
+        ("other", 10)
+    ]
+    _map(dsn, "parent", range(101, 1001))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert constraints.restore_parked(conn, "public", "parent") == []
+    assert _partition_state(dsn, "parent") == (True, ["c", "p"])
+    counts = query(
+        dsn, "SELECT entity_type, count(*) FROM migration_mappings GROUP BY 1 ORDER BY 1"
+    )
+    assert counts == [("other", 10), ("parent", 1000)]
+    assert query(dsn, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+
+
+def test_duplicate_mapping_rows_keep_the_partition_detached_and_recorded(make_db) -> None:
+    dsn = make_db("park")
+    execute(dsn, PARENT_CHILD)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        bookkeeping.ensure_bookkeeping(conn, "public")
+    _map(dsn, "parent", range(1, 11))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        constraints.park_for_bulk_load(conn, "public", "parent")
+    _map(dsn, "parent", range(5, 6))  # legacy id 5 a second time
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        problems = constraints.restore_parked(conn, "public", "parent")
+    assert any(
+        "migration_mappings__parent could not be re-attached" in p and "(parent, 5)" in p
+        for p in problems
+    ), problems
+    assert _partition_state(dsn, "parent") == (False, ["c"])
+    assert ("migration_mappings__parent",) in query(
+        dsn, "SELECT table_name FROM migration_deferred_constraints"
+    )
+
+
+def test_a_self_referencing_table_keeps_its_mappings_attached(make_db) -> None:
+    """Its own earlier batches are looked up by key while it loads: the index must stay."""
+    dsn = make_db("park")
+    execute(dsn, "CREATE TABLE staff (id UUID PRIMARY KEY, boss UUID REFERENCES staff (id))")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        bookkeeping.ensure_bookkeeping(conn, "public")
+    _map(dsn, "staff", range(1, 11))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        parked = constraints.park_for_bulk_load(conn, "public", "staff")
+        assert "staff_pkey" in parked and "migration_mappings__staff" not in parked
+        assert _partition_state(dsn, "staff") == (True, ["c", "p"])
+        assert constraints.restore_parked(conn, "public", "staff") == []
+
+
+def test_a_mappings_table_from_before_partitioning_is_used_as_it_is(make_db) -> None:
+    dsn = make_db("park")
+    execute(dsn, PARENT_CHILD)
+    execute(
+        dsn,
+        'CREATE TABLE migration_mappings (entity_type VARCHAR COLLATE "C" NOT NULL, '
+        "legacy_id BIGINT NOT NULL, new_id UUID NOT NULL, migrated_at TIMESTAMPTZ NOT NULL "
+        "DEFAULT now(), migration_batch VARCHAR NOT NULL, PRIMARY KEY (entity_type, legacy_id))",
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        bookkeeping.ensure_bookkeeping(conn, "public")
+        assert bookkeeping.mapping_table(conn, "public", "parent").as_string(conn) == (
+            '"public"."migration_mappings"'
+        )
+    _map(dsn, "parent", range(1, 11))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        parked = constraints.park_for_bulk_load(conn, "public", "parent")
+        assert "parent_pkey" in parked and not any("mappings" in p for p in parked)
+        assert constraints.restore_parked(conn, "public", "parent") == []
+    assert query(dsn, "SELECT count(*) FROM migration_mappings")[0][0] == 10
