@@ -2,21 +2,16 @@
 
 ``migration_control`` is the progress log (one row per table run, updated per committed batch);
 ``migration_mappings`` maps every legacy id to its UUID (primary key entity + legacy id, so a legacy
-id can never get a second UUID), one list partition per entity so that a bulk load can set its
-entity's index aside like the target's (see agents.constraints); ``migration_rejects`` holds
-every row that could not be migrated, with the row itself and the reason. Widened from the seed
-where it was too narrow: legacy ids are BIGINT, timestamps carry a zone, and control rows remember
-the last committed key for resume.
+id can never get a second UUID); ``migration_rejects`` holds every row that could not be migrated,
+with the row itself and the reason. Widened from the seed where it was too narrow: legacy ids are
+BIGINT, timestamps carry a zone, and control rows remember the last committed key for resume.
 """
 
-import hashlib
 from typing import Any
 
 from psycopg import sql
 
-from agents.db import qualified, scalar
-
-MAPPINGS = "migration_mappings"
+from agents.db import scalar
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.migration_control (
@@ -48,7 +43,7 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_mappings (
   migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   migration_batch VARCHAR NOT NULL,
   PRIMARY KEY (entity_type, legacy_id)
-) PARTITION BY LIST (entity_type);
+);
 CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
   entity_type VARCHAR NOT NULL,
   legacy_id TEXT NOT NULL,
@@ -64,55 +59,6 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
 def ensure_bookkeeping(conn: Any, schema: str) -> None:
     """Create the bookkeeping tables if missing (idempotent; safe to call every run)."""
     conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
-
-
-def mapping_partition_name(entity: str) -> str:
-    """The entity's partition of ``migration_mappings`` (hashed when the name would not fit)."""
-    name = f"{MAPPINGS}__{entity}"
-    if len(name.encode()) <= 63:
-        return name
-    short = entity.encode()[:30].decode(errors="ignore")
-    return f"{MAPPINGS}__{short}_{hashlib.sha256(entity.encode()).hexdigest()[:8]}"
-
-
-def mapping_table(conn: Any, schema: str, entity: str) -> sql.Composed:
-    """Where ``entity``'s mapping rows live: its own partition, created on first use.
-
-    Writers address the partition directly, so the same statement works while a bulk load has it
-    detached. A ``migration_mappings`` created before partitioning is used as it is (its loads
-    then keep paying for index maintenance).
-    """
-    parent = scalar(
-        conn.execute(
-            "SELECT coalesce((SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s), '')",
-            (schema, MAPPINGS),
-        )
-    )
-    if parent != "p":
-        return qualified(schema, MAPPINGS)
-    name = mapping_partition_name(entity)
-    exists = "SELECT to_regclass(%s) IS NOT NULL"
-    regclass = f'"{schema}"."{name}"'
-    if not scalar(conn.execute(exists, (regclass,))):
-        with conn.transaction():  # parallel loads may race to create it: one waits, one creates
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"dbmigrate:{schema}.{MAPPINGS}",)
-            )
-            if not scalar(conn.execute(exists, (regclass,))):
-                entity_is = sql.Literal(entity)
-                conn.execute(
-                    sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES IN ({})").format(
-                        qualified(schema, name), qualified(schema, MAPPINGS), entity_is
-                    )
-                )
-                # Re-attaching after a bulk load then needs no scan to prove the bound.
-                conn.execute(
-                    sql.SQL(
-                        "ALTER TABLE {} ADD CONSTRAINT mapping_entity CHECK (entity_type = {})"
-                    ).format(qualified(schema, name), entity_is)
-                )
-    return qualified(schema, name)
 
 
 def start_control(

@@ -8,19 +8,13 @@ afterwards. So for a large first load the engine parks, in order:
 - the foreign keys of other tables that reference this table (their parent key is about to go),
 - the table's own foreign keys,
 - its primary key and its plain (non-unique) indexes,
-- its entity's partition of ``migration_mappings``: detached, and its primary key dropped.
-  Measured here per 1M mapping rows: 1.9 s COPYing into the indexed table vs 0.45 s plus a 0.3 s
-  index build on attach. The mapping rows are as many as the target's, so this is as large a
-  saving as the target's own key. A table whose foreign keys point at itself keeps its
-  partition attached, because its own earlier batches are looked up by key while it loads.
 
 loads, and puts them back: indexes built in one pass, foreign keys re-added ``NOT VALID`` and
-then ``VALIDATE``d, the mappings partition re-attached (which builds its key). Unique
-constraints other than the primary key stay, because they can refuse a row and the engine
-isolates such rows one by one. Meanwhile uniqueness holds by construction (bulk mode appends
-only legacy keys never mapped before, one row per key), and rebuilding the keys proves it. Every
-parked definition is recorded first, in the same transaction as the drop, so a run killed
-mid-load restores them on its next start.
+then ``VALIDATE``d. Unique constraints other than the primary key stay, because they can refuse a
+row and the engine isolates such rows one by one. The primary key's uniqueness is guaranteed by
+construction meanwhile (one row per legacy key, and ``migration_mappings`` keeps its own primary
+key), and rebuilding it proves it. Every parked definition is recorded first, in the same
+transaction as the drop, so a run killed mid-load restores them on its next start.
 """
 
 import logging
@@ -29,8 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from agents.bookkeeping import MAPPINGS, mapping_partition_name
-from agents.db import qualified, scalar
+from agents.db import qualified
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +40,7 @@ ALTER TABLE {schema}.migration_deferred_constraints
   ADD COLUMN IF NOT EXISTS parked_by VARCHAR;
 """
 # Restore order: a key must exist before the foreign keys that reference it.
-RESTORE_ORDER = {"pk": 0, "index": 1, "fk": 2, "mappings": 3}
+RESTORE_ORDER = {"pk": 0, "index": 1, "fk": 2}
 
 
 def _record(
@@ -78,7 +71,7 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
     """
     conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
     fks = conn.execute(
-        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid), r.relname FROM pg_constraint c "
+        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
         "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
         "JOIN pg_class r ON r.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace "
         "WHERE c.contype = 'f' AND ((n.nspname = %s AND t.relname = %s) "
@@ -99,21 +92,10 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
         (schema, table),
     ).fetchall()
-    partition = mapping_partition_name(table)
-    self_referencing = any(owner == table == parent for owner, _, _, parent in fks)
-    detach = not self_referencing and bool(
-        scalar(
-            conn.execute(
-                "SELECT coalesce((SELECT relispartition FROM pg_class "
-                "WHERE oid = to_regclass(%s)), false)",
-                (f'"{schema}"."{partition}"',),
-            )
-        )
-    )
     parked: list[str] = []
     try:
         with conn.transaction():
-            for owner, name, definition, _ in fks:
+            for owner, name, definition in fks:
                 _record(conn, schema, owner, name, definition, "fk", table)
                 _drop_constraint(conn, schema, owner, name)
                 parked.append(f"{owner}.{name}")
@@ -125,21 +107,6 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
                 _record(conn, schema, table, name, definition, "index", table)
                 conn.execute(sql.SQL("DROP INDEX {}").format(qualified(schema, name)))
                 parked.append(name)
-            if detach:
-                bound = sql.SQL("FOR VALUES IN ({})").format(sql.Literal(table)).as_string(conn)
-                _record(conn, schema, partition, "attach", bound, "mappings", table)
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-                        qualified(schema, MAPPINGS), qualified(schema, partition)
-                    )
-                )
-                for (name,) in conn.execute(
-                    "SELECT conname FROM pg_constraint WHERE contype = 'p' "
-                    "AND conrelid = to_regclass(%s)",
-                    (f'"{schema}"."{partition}"',),
-                ).fetchall():
-                    _drop_constraint(conn, schema, partition, name)
-                parked.append(partition)
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DependentObjectsStillExist) as e:
         log.info("%s: keys and indexes stay in place (slower load): %s", table, e)
         return []
@@ -152,7 +119,7 @@ def is_parked(conn: Any, schema: str, table: str) -> bool:
     row = conn.execute(
         sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM {}.migration_deferred_constraints "
-            "WHERE parked_by = %s AND kind IN ('pk', 'mappings'))"
+            "WHERE parked_by = %s AND kind = 'pk')"
         ).format(sql.Identifier(schema)),
         (table,),
     ).fetchone()
@@ -187,12 +154,6 @@ def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
             with conn.transaction():
                 if kind == "index":
                     conn.execute(sql.SQL(definition))
-                elif kind == "mappings":  # attaching builds the partition's primary key
-                    conn.execute(
-                        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                            qualified(schema, MAPPINGS), target, sql.SQL(definition)
-                        )
-                    )
                 else:
                     suffix = " NOT VALID" if kind == "fk" else ""
                     conn.execute(
@@ -203,12 +164,7 @@ def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
                 conn.execute(forget, (owner, name))
         except (psycopg.errors.IntegrityError, psycopg.errors.InvalidForeignKey) as exc:
             detail = f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""
-            what = (
-                f"{owner} could not be re-attached"
-                if kind == "mappings"
-                else (f"{name} could not be rebuilt")
-            )
-            problems.append(f"{what}: {str(exc).splitlines()[0]}{detail}")
+            problems.append(f"{name} could not be rebuilt: {str(exc).splitlines()[0]}{detail}")
             continue
         if kind == "fk":
             try:

@@ -312,14 +312,8 @@ class _Writer:
         self._plain = False
         self.copy_stage = sql.SQL("COPY _dbm_stage ({}) FROM STDIN WITH (FORMAT csv)").format(ident)
         self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN").format(self.tident, ident)
-        # This entity's own partition of migration_mappings (see bookkeeping.mapping_table).
-        self.map_rel = (
-            bookkeeping.mapping_table(conn, schema, mapping.target)
-            if mapping.key_target
-            else qualified(schema, bookkeeping.MAPPINGS)
-        )
-        self.copy_mappings = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            self.map_rel, sql.SQL(", ").join(map(sql.Identifier, MAPPING_COLUMNS))
+        self.copy_mappings = sql.SQL("COPY {}.migration_mappings ({}) FROM STDIN").format(
+            s, sql.SQL(", ").join(map(sql.Identifier, MAPPING_COLUMNS))
         )
         # The append path sends binary COPY where every column's type has an exact encoder.
         self.target_types = pgbinary.column_types(conn, schema, target.name, self.cols)
@@ -348,17 +342,17 @@ class _Writer:
                 scalar(
                     conn.execute(
                         sql.SQL(
-                            "SELECT coalesce(max(legacy_id), %s - 1) FROM {} "
+                            "SELECT coalesce(max(legacy_id), %s - 1) FROM {}.migration_mappings "
                             "WHERE entity_type = %s AND legacy_id >= %s AND legacy_id < %s"
-                        ).format(self.map_rel),
+                        ).format(s),
                         (lo if key_range else 0, mapping.target, lo, hi),
                     )
                 )
             )
         self.map_insert = sql.SQL(
-            "INSERT INTO {m} (entity_type, legacy_id, new_id, migration_batch) "
+            "INSERT INTO {s}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
             "SELECT {e}, legacy_id, new_id, {b} FROM _dbm_map ON CONFLICT DO NOTHING"
-        ).format(m=self.map_rel, e=sql.Literal(mapping.target), b=sql.Literal(batch_tag))
+        ).format(s=s, e=sql.Literal(mapping.target), b=sql.Literal(batch_tag))
         self.has_rejects = bool(
             scalar(
                 conn.execute(
@@ -736,12 +730,6 @@ def migrate_table(
         reader.pager = pgpipe.pager_for(sconn, source_dsn)
         # A key range whose keys a coordinator parked (park_for_ranges) loads in bulk mode and
         # leaves them to it; anything else parked is a crashed load's: put it back.
-        # A parent still parked (its key ranges loaded, its validation not yet run) has its
-        # mappings detached: put it back so this table's foreign keys resolve against it
-        # (and its key exists before this table's foreign key to it is re-added).
-        for parent in {r.fk_target for r in mapping.columns if r.kind == "fk" and r.fk_target}:
-            if parent != target.name and constraints.is_parked(tconn, tschema, parent):
-                _restore_keys(tconn, tschema, parent)
         coordinated = key_range is not None and constraints.is_parked(tconn, tschema, target.name)
         if not coordinated:
             _restore_keys(tconn, tschema, target.name)

@@ -21,18 +21,12 @@ TOP_VALUES = 25
 BOOKKEEPING_TABLES = frozenset(
     {
         "migration_control",
-        "migration_deferred_constraints",
         "migration_mappings",
         "migration_rejects",
         "migration_sandbox_audit",
         "migration_validation",
     }
 )
-
-
-def is_bookkeeping(table: str) -> bool:
-    """Ours, not the user's: the bookkeeping tables and each entity's mappings partition."""
-    return table in BOOKKEEPING_TABLES or table.startswith("migration_mappings__")
 
 
 def type_family(sa_type: Any) -> str:
@@ -69,7 +63,9 @@ def introspect(dsn: str, *, schema: str = "public", profile: bool = True) -> Dat
     engine = sa.create_engine(sqlalchemy_url(dsn), poolclass=sa.pool.NullPool)
     try:
         insp = sa.inspect(engine)
-        names = sorted(n for n in insp.get_table_names(schema=schema) if not is_bookkeeping(n))
+        names = sorted(
+            n for n in insp.get_table_names(schema=schema) if n not in BOOKKEEPING_TABLES
+        )
         tables = []
         for name in names:
             columns = []

@@ -7,7 +7,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agents import constraints
 from agents.execution import migrate_table
 from agents.project import Project
 from agents.validation import check_checksums, check_foreign_keys, validate_table
@@ -147,27 +146,3 @@ def test_a_row_refused_during_a_bulk_load_is_isolated_and_the_keys_come_back(
         "AND contype IN ('p', 'f', 'c') ORDER BY 1",
     )
     assert keys == [("no_1234",), ("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
-
-
-def test_a_child_puts_a_still_parked_parent_back_before_resolving_against_it(
-    make_db, tmp_path: Path
-) -> None:
-    """A parent loaded by key ranges stays parked until its validation asset runs; a child
-    materialized before that must still find every parent mapping."""
-    src, tgt, inputs = _planned(make_db, tmp_path)
-    _migrate(src, tgt, inputs, "customers")
-    with psycopg.connect(tgt, autocommit=True) as conn:
-        assert "migration_mappings__customers" in constraints.park_for_bulk_load(
-            conn, "public", "customers"
-        )
-    run = _migrate(src, tgt, inputs, "work_orders")
-    assert (run.rows_migrated, run.rows_rejected) == (ROWS, 0)
-    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
-    assert (
-        query(
-            tgt,
-            "SELECT count(*) FROM work_orders w JOIN customers c ON c.id = w.customer_id "
-            "JOIN migration_mappings m ON m.entity_type = 'customers' AND m.new_id = c.id",
-        )[0][0]
-        == ROWS
-    )

@@ -79,13 +79,12 @@ def test_kill_minus_nine_then_rerun_loses_and_duplicates_nothing(make_db, tmp_pa
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-        # Whatever was committed before the kill must keep its UUID through the re-runs. (A
-        # killed bulk load leaves the entity's mappings partition detached until the re-run, so
-        # it is read directly.)
+        # Whatever was committed before the kill must keep its UUID through the re-runs.
         for legacy, new in query(
             tgt,
-            "SELECT legacy_id, new_id::text FROM migration_mappings__work_orders "
-            "WHERE new_id IN (SELECT id FROM work_orders)",
+            "SELECT legacy_id, new_id::text FROM migration_mappings "
+            "WHERE entity_type = 'work_orders' "
+            "AND new_id IN (SELECT id FROM work_orders)",
         ):
             assert survivors.setdefault(str(legacy), new) == new
     assert kills >= 2, "the run finished before it could be killed; raise ROWS"
