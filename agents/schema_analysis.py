@@ -21,6 +21,7 @@ TOP_VALUES = 25
 BOOKKEEPING_TABLES = frozenset(
     {
         "migration_control",
+        "migration_deferred_constraints",
         "migration_mappings",
         "migration_rejects",
         "migration_sandbox_audit",

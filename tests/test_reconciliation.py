@@ -7,8 +7,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from agents import constraints
 from agents.execution import migrate_table
 from agents.project import Project
+from agents.schema_analysis import introspect
 from agents.validation import check_checksums, check_foreign_keys, validate_table
 from agents.workflow import load_run_inputs, plan_project
 from bench.workorders import install
@@ -146,3 +148,33 @@ def test_a_row_refused_during_a_bulk_load_is_isolated_and_the_keys_come_back(
         "AND contype IN ('p', 'f', 'c') ORDER BY 1",
     )
     assert keys == [("no_1234",), ("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
+
+
+def test_a_child_puts_a_still_parked_parent_back_before_loading(make_db, tmp_path: Path) -> None:
+    """A parent loaded by key ranges stays parked until its validation asset runs; a child
+    materialized before that must still load, and leave every key in place."""
+    src, tgt, inputs = _planned(make_db, tmp_path)
+    _migrate(src, tgt, inputs, "customers")
+    with psycopg.connect(tgt, autocommit=True) as conn:
+        assert "customers_pkey" in constraints.park_for_bulk_load(conn, "public", "customers")
+    run = _migrate(src, tgt, inputs, "work_orders")
+    assert (run.rows_migrated, run.rows_rejected) == (ROWS, 0)
+    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+    keys = query(
+        tgt,
+        "SELECT conrelid::regclass::text, conname, convalidated FROM pg_constraint "
+        "WHERE conrelid IN ('work_orders'::regclass, 'customers'::regclass) "
+        "AND contype IN ('p', 'f') ORDER BY 1, 2",
+    )
+    assert keys == [
+        ("customers", "customers_pkey", True),
+        ("work_orders", "work_orders_customer_id_fkey", True),
+        ("work_orders", "work_orders_pkey", True),
+    ]
+
+
+def test_bookkeeping_left_by_a_bulk_load_is_not_offered_as_a_target(loaded) -> None:
+    _, tgt, *_ = loaded
+    assert query(tgt, "SELECT to_regclass('migration_deferred_constraints') IS NOT NULL")[0][0]
+    names = {t.name for t in introspect(tgt, profile=False).tables}
+    assert names == {"customers", "work_orders"}
