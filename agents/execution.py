@@ -728,13 +728,13 @@ def migrate_table(
             sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
         )
         reader.pager = pgpipe.pager_for(sconn, source_dsn)
-        # A key range whose keys a coordinator parked (park_for_ranges) loads in bulk mode and
-        # leaves them to it; anything else parked is a crashed load's: put it back.
         # A parent still parked (its key ranges loaded, its validation asset not yet run) gets
         # its key back first: this table's foreign key to it cannot be re-added without it.
         for parent in {r.fk_target for r in mapping.columns if r.kind == "fk" and r.fk_target}:
             if parent != target.name and constraints.is_parked(tconn, tschema, parent):
                 _restore_keys(tconn, tschema, parent)
+        # A key range whose keys a coordinator parked (park_for_ranges) loads in bulk mode and
+        # leaves them to it; anything else parked is a crashed load's: put it back.
         coordinated = key_range is not None and constraints.is_parked(tconn, tschema, target.name)
         if not coordinated:
             _restore_keys(tconn, tschema, target.name)
