@@ -147,6 +147,14 @@ def _offsets(arr: pa.Array) -> npt.NDArray[np.int64]:
     return raw[arr.offset : arr.offset + len(arr) + 1].astype(np.int64)
 
 
+def _char_matrix(text: pa.Array, width: int) -> npt.NDArray[np.uint8]:
+    """The bytes of a string array whose every value is ``width`` bytes long, as an (n, width)
+    view of its data buffer (the caller has checked the lengths)."""
+    offsets = _offsets(text)
+    raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return raw.reshape(-1, width)
+
+
 def constant_text(value: str, n: int) -> pa.StringArray:
     """``n`` copies of one string, built without a Python list."""
     data = value.encode()
@@ -194,9 +202,10 @@ Encoder = Callable[[pa.Array, PgType], tuple[pa.Array, npt.NDArray[np.int32]]]
 def _text(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
     text = _as_text(arr)
     null = _nulls(text)
-    lengths = np.array(pc.binary_length(pc.fill_null(text, "")), dtype=np.int32)
+    filled = pc.fill_null(text, "")
+    lengths = np.array(pc.binary_length(filled), dtype=np.int32)
     lengths[null] = -1
-    return pc.cast(pc.fill_null(text, ""), pa.binary()), lengths
+    return pc.cast(filled, pa.binary()), lengths
 
 
 def _integer(width: int) -> Encoder:
@@ -256,9 +265,7 @@ def _uuid(arr: pa.Array, _: PgType) -> tuple[pa.Array, npt.NDArray[np.int32]]:
     lengths = np.asarray(pc.binary_length(filled), dtype=np.int64)
     if lengths.size and (lengths.min() != 36 or lengths.max() != 36):
         raise Unencodable("only the canonical 36-character UUID form is encoded")
-    offsets = _offsets(filled)
-    raw = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    chars = raw.reshape(-1, 36)
+    chars = _char_matrix(filled, 36)
     if np.any(chars[:, [8, 13, 18, 23]] != ord("-")):
         raise Unencodable("not a canonical UUID")
     nibbles = _HEXVAL[chars[:, _UUID_HEX_POS]]
@@ -305,9 +312,7 @@ def _iso_seconds(
     width = int(lengths[0])
     if width not in (19, 22) or lengths.min() != width or lengths.max() != width:
         return None
-    offsets = _offsets(filled)
-    raw = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    c = raw.reshape(-1, width)
+    c = _char_matrix(filled, width)
     if width == 22 and not (
         allow_utc_suffix and np.all(c[:, 19:22] == np.frombuffer(b"+00", np.uint8))
     ):
