@@ -182,6 +182,16 @@ def count_source_rows(
     return int(scalar(conn.execute(q)))
 
 
+def key_bounds(conn: Any, mapping: TableMapping, schema: str) -> tuple[int, int] | None:
+    """The legacy key's lowest and highest value over the whole table; None when it is empty."""
+    row = conn.execute(
+        sql.SQL("SELECT min({k})::bigint, max({k})::bigint FROM {t}").format(
+            k=sql.Identifier(mapping.key_source or ""), t=qualified(schema, mapping.source)
+        )
+    ).fetchone()
+    return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+
 class _Reader:
     """Keyset pages of the source as Arrow tables of strings."""
 

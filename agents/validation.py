@@ -28,6 +28,7 @@ from agents.execution import (
     count_source_rows,
     filter_sql,
     fk_resolver,
+    key_bounds,
     sandbox_runner,
     source_select,
 )
@@ -376,13 +377,10 @@ def _spread_sample(
     key = mapping.key_source
     if not key:
         return reader.page(None, rows)
-    lo, hi = conn.execute(
-        sql.SQL("SELECT min({k})::bigint, max({k})::bigint FROM {t}").format(
-            k=sql.Identifier(key), t=qualified(settings.source_schema, mapping.source)
-        )
-    ).fetchone()
-    if lo is None or hi - lo < rows:
+    bounds = key_bounds(conn, mapping, settings.source_schema)
+    if bounds is None or bounds[1] - bounds[0] < rows:
         return reader.page(None, rows)
+    lo, hi = bounds
     rng = np.random.default_rng(zlib.crc32((settings.run_id or "").encode()))
     starts = sorted(int(x) for x in rng.integers(lo - 1, hi, size=10))
     slices = [reader.page(start, max(1, rows // 10)) for start in starts]

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from psycopg import sql
 
 from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
 from agents.data_mapping import MappingContext, propose_mappings
-from agents.db import connect, qualified
+from agents.db import connect
 from agents.errors import MappingError, OpenDecisionsError
-from agents.execution import ExecutionSettings, check_mapping
+from agents.execution import ExecutionSettings, check_mapping, key_bounds
 from agents.key_inference import infer_foreign_keys, infer_primary_keys
 from agents.llm import LLMClient, LLMConfig
 from agents.models import DatabaseSchema, Decision, Filter, MigrationPlan, TableMapping
@@ -105,15 +104,10 @@ def _with_partitions(
             tables.append(tp)
             continue
         with connect(source_dsn, read_only=True) as conn:
-            lo, hi = conn.execute(
-                sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-                    k=sql.Identifier(m.key_source),
-                    t=qualified(project.settings.source_schema, m.source),
-                )
-            ).fetchone() or (0, 0)
+            lo, hi = key_bounds(conn, m, project.settings.source_schema) or (0, 0)
             conn.rollback()
         parts = -(-tp.rows_estimate // limit)
-        tables.append(tp.model_copy(update={"partitions": key_ranges(int(lo), int(hi), parts)}))
+        tables.append(tp.model_copy(update={"partitions": key_ranges(lo, hi, parts)}))
     return plan.model_copy(update={"tables": tables})
 
 
