@@ -143,12 +143,12 @@ def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
     if not rows:
         return []
     conn.execute("SET maintenance_work_mem = '512MB'")  # index builds spill less to disk
+    forget = sql.SQL(
+        "DELETE FROM {}.migration_deferred_constraints WHERE table_name = %s "
+        "AND constraint_name = %s"
+    ).format(sql.Identifier(schema))
     problems = []
     for owner, name, definition, kind in sorted(rows, key=lambda r: RESTORE_ORDER.get(r[3], 9)):
-        forget = sql.SQL(
-            "DELETE FROM {}.migration_deferred_constraints WHERE table_name = %s "
-            "AND constraint_name = %s"
-        ).format(sql.Identifier(schema))
         target = qualified(schema, owner)
         try:
             with conn.transaction():

@@ -418,13 +418,14 @@ class _Writer:
         Appendable batches are COPYed straight in; anything else, or a batch the fast path
         fails on, goes through the staged, bisecting upsert.
         """
-        new_keys = self.appendable(res) and res.legacy_ids is not None
-        if new_keys and res.legacy_ids is not None:
+        ids = res.legacy_ids
+        new_keys = self.appendable(res)  # implies legacy ids
+        if new_keys and ids is not None:
             payload = payload or self.prepare(res)
             assert payload is not None
             try:
                 with self.conn.transaction():
-                    self._append(payload, res.legacy_ids)
+                    self._append(payload, ids)
                 return []
             except ROW_ERRORS as exc:
                 log.info("bulk append refused (%s); isolating rows", str(exc).splitlines()[0])
@@ -437,7 +438,7 @@ class _Writer:
         table = pa.table({c: res.columns[c] for c in self.cols})
         refused: list[tuple[int, str]] = []
         self._plain = self.key_parked  # only new keys reach here while the key is parked
-        self._write_range(table, res.legacy_ids, 0, table.num_rows, refused, budget)
+        self._write_range(table, ids, 0, table.num_rows, refused, budget)
         return refused
 
     def _append(self, payload: "_Payload", ids: np.ndarray) -> None:
