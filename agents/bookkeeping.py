@@ -7,6 +7,7 @@ with the row itself and the reason. Widened from the seed where it was too narro
 BIGINT, timestamps carry a zone, and control rows remember the last committed key for resume.
 """
 
+import json
 from typing import Any
 
 from psycopg import sql
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_mappings (
   migration_batch VARCHAR NOT NULL,
   PRIMARY KEY (entity_type, legacy_id)
 );
+ALTER TABLE {schema}.migration_control ADD COLUMN IF NOT EXISTS last_key_text TEXT;
+ALTER TABLE {schema}.migration_mappings ADD COLUMN IF NOT EXISTS legacy_key TEXT;
 CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
   entity_type VARCHAR NOT NULL,
   legacy_id TEXT NOT NULL,
@@ -71,7 +74,7 @@ def start_control(
     total: int,
     batch_size: int,
     source_query: str,
-) -> tuple[int, int | None, int]:
+) -> tuple[int, int | list[str] | None, int]:
     """Open a control row; returns (id, key to resume after, rows already done) for resume.
 
     A previous run of the same table and partition that never completed left its last committed
@@ -80,16 +83,18 @@ def start_control(
     s = sql.Identifier(schema)
     prev = conn.execute(
         sql.SQL(
-            "SELECT id, status, last_key, records_processed, records_rejected "
+            "SELECT id, status, last_key, records_processed, records_rejected, last_key_text "
             "FROM {}.migration_control WHERE table_name = %s "
             "AND partition_key IS NOT DISTINCT FROM %s AND phase = 'execution' "
             "ORDER BY id DESC LIMIT 1"
         ).format(s),
         (table, partition),
     ).fetchone()
-    resume_key, done = None, 0
-    if prev and prev[1] in ("running", "failed") and prev[2] is not None:
-        resume_key, done = int(prev[2]), int(prev[3]) + int(prev[4])
+    resume_key: int | list[str] | None = None
+    done = 0
+    if prev and prev[1] in ("running", "failed") and (prev[2] is not None or prev[5]):
+        resume_key = int(prev[2]) if prev[2] is not None else list(json.loads(prev[5]))
+        done = int(prev[3]) + int(prev[4])
         conn.execute(
             sql.SQL("UPDATE {}.migration_control SET status = 'interrupted' WHERE id = %s").format(
                 s
@@ -99,10 +104,12 @@ def start_control(
     row = conn.execute(
         sql.SQL(
             "INSERT INTO {}.migration_control (run_id, phase, table_name, operation, status, "
-            "total_records, started_at, batch_size, partition_key, source_query, last_key) VALUES "
-            "(%s, 'execution', %s, 'upsert', 'running', %s, now(), %s, %s, %s, %s) RETURNING id"
+            "total_records, started_at, batch_size, partition_key, source_query, last_key, "
+            "last_key_text) VALUES "
+            "(%s, 'execution', %s, 'upsert', 'running', %s, now(), %s, %s, %s, %s, %s) "
+            "RETURNING id"
         ).format(s),
-        (run_id, table, total, batch_size, partition, source_query, resume_key),
+        (run_id, table, total, batch_size, partition, source_query, *_cursor(resume_key)),
     ).fetchone()
     return int(row[0]), resume_key, done
 
@@ -114,16 +121,24 @@ def progress(
     *,
     processed: int,
     rejected: int,
-    last_key: int | None,
+    last_key: int | list[str] | None,
     batch_size: int,
 ) -> None:
     conn.execute(
         sql.SQL(
             "UPDATE {}.migration_control SET records_processed = records_processed + %s, "
-            "records_rejected = records_rejected + %s, last_key = %s, batch_size = %s WHERE id = %s"
+            "records_rejected = records_rejected + %s, last_key = %s, last_key_text = %s, "
+            "batch_size = %s WHERE id = %s"
         ).format(sql.Identifier(schema)),
-        (processed, rejected, last_key, batch_size, control_id),
+        (processed, rejected, *_cursor(last_key), batch_size, control_id),
     )
+
+
+def _cursor(key: int | list[str] | None) -> tuple[int | None, str | None]:
+    """(last_key, last_key_text): an integer key's cursor, or a natural key's column values."""
+    if isinstance(key, list):
+        return None, json.dumps(key)
+    return key, None
 
 
 def finish_control(

@@ -10,7 +10,7 @@ needs two billion transactions, falls back to a full, idempotent pass).
 from dataclasses import dataclass
 from typing import Any
 
-from agents.db import connect
+from agents.db import connect, project_name
 
 Counters = tuple[int, int, int]
 
@@ -25,11 +25,14 @@ def scan(dsn: str, schema: str, tables: list[str]) -> ChangeScan:
     with connect(dsn, read_only=True) as conn:
         # Flush this backend's pending stats and read the shared ones fresh.
         conn.execute("SELECT pg_stat_clear_snapshot()")
-        rows = conn.execute(
-            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables "
-            "WHERE schemaname = %s AND relname = ANY(%s)",
-            (schema, tables),
-        ).fetchall()
+        rows = [
+            (project_name(str(r[0]), str(r[1]), schema), *r[2:])
+            for r in conn.execute(
+                "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del "
+                "FROM pg_stat_user_tables"
+            ).fetchall()
+        ]
+        rows = [r for r in rows if r[0] in set(tables)]
         xmin = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()
         conn.rollback()
     return ChangeScan(

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from agents.db import qualified
+from agents.db import project_name, qualified, split_name
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,18 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
     """
     conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
     fks = conn.execute(
-        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
         "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
         "JOIN pg_class r ON r.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace "
         "WHERE c.contype = 'f' AND ((n.nspname = %s AND t.relname = %s) "
         "OR (rn.nspname = %s AND r.relname = %s))",
-        (schema, table, schema, table),
+        (*split_name(table, schema), *split_name(table, schema)),
     ).fetchall()
     pk = conn.execute(
         "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
         "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
         "WHERE c.contype = 'p' AND n.nspname = %s AND t.relname = %s",
-        (schema, table),
+        split_name(table, schema),
     ).fetchall()
     indexes = conn.execute(
         "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
@@ -90,12 +90,13 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
         "JOIN pg_namespace n ON n.oid = t.relnamespace "
         "WHERE n.nspname = %s AND t.relname = %s AND NOT x.indisunique AND NOT x.indisprimary "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
-        (schema, table),
+        split_name(table, schema),
     ).fetchall()
     parked: list[str] = []
     try:
         with conn.transaction():
-            for owner, name, definition in fks:
+            for owner_schema, owner_table, name, definition in fks:
+                owner = project_name(owner_schema, owner_table, schema)
                 _record(conn, schema, owner, name, definition, "fk", table)
                 _drop_constraint(conn, schema, owner, name)
                 parked.append(f"{owner}.{name}")
@@ -105,7 +106,12 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
                 parked.append(name)
             for name, definition in indexes:
                 _record(conn, schema, table, name, definition, "index", table)
-                conn.execute(sql.SQL("DROP INDEX {}").format(qualified(schema, name)))
+                index_schema = split_name(table, schema)[0]
+                conn.execute(
+                    sql.SQL("DROP INDEX {}").format(
+                        sql.SQL("{}.{}").format(sql.Identifier(index_schema), sql.Identifier(name))
+                    )
+                )
                 parked.append(name)
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.DependentObjectsStillExist) as e:
         log.info("%s: keys and indexes stay in place (slower load): %s", table, e)

@@ -9,6 +9,7 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 """
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from psycopg import sql
 
@@ -48,6 +49,7 @@ MATCH_THRESHOLD = 0.6
 SAMPLE_VALUES = 1000
 
 # Which source type families can feed which target family without parsing.
+RuleKindKey = Literal["integer", "natural"]
 COMPATIBLE: dict[str, set[str]] = {
     "text": {
         "text",
@@ -328,15 +330,40 @@ def _best_enum_source(
     return best
 
 
-def _fk_source_column(src: TableInfo, ref_source: str) -> tuple[str, float, str] | None:
-    """The source column that references ``ref_source`` (declared or inferred)."""
+def _fk_source_column(
+    src: TableInfo, ref_source: str, taken: set[str] | None = None
+) -> tuple[list[str], float, str] | None:
+    """The source columns that reference ``ref_source`` (declared or inferred), in the order
+    of the parent's key; the most confident reference not already ``taken``."""
     best = None
     for fk in src.foreign_keys:
-        if fk.ref_table == ref_source and len(fk.columns) == 1:
-            cand = (fk.columns[0], fk.confidence, fk.rationale)
-            if best is None or cand[1] > best[1]:
-                best = cand
+        if fk.ref_table != ref_source or (taken and fk.columns[0] in taken):
+            continue
+        cand = (list(fk.columns), fk.confidence, fk.rationale)
+        if best is None or cand[1] > best[1]:
+            best = cand
     return best
+
+
+def legacy_key_of(src: TableInfo) -> list[str]:
+    """The legacy key: the primary key, else the first unique column set with no NULLs in the
+    profile (a key the legacy system never declared), else nothing."""
+    if src.primary_key:
+        return list(src.primary_key)
+    for cols in src.unique:
+        profiles = [src.profiles.get(c) for c in cols]
+        if all(p is not None and p.null_count == 0 for p in profiles):
+            return list(cols)
+    return []
+
+
+def key_kind_of(src: TableInfo, columns: list[str]) -> RuleKindKey:
+    """integer when one integer column (or ``numeric(p, 0)``) holds the key, else natural."""
+    if len(columns) == 1:
+        col = src.column(columns[0])
+        if col.data_type == "integer" or (col.data_type == "numeric" and col.numeric_scale == 0):
+            return "integer"
+    return "natural"
 
 
 def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
@@ -367,22 +394,36 @@ def propose_table(
     key_source = key_target = None
     pairs = {tp.target: tp.source for tp in ctx.plan.tables}
 
-    # 1. Primary key.
-    if len(tgt.primary_key) == 1 and len(src.primary_key) == 1:
+    # 1. Primary key: any legacy key (integer, code, UUID, composite, or a unique column set
+    # found in the data) becomes the target's UUID key, derived from the key's values.
+    legacy_key = legacy_key_of(src)
+    key_kind: RuleKindKey = key_kind_of(src, legacy_key) if legacy_key else "integer"
+    if len(tgt.primary_key) == 1 and legacy_key:
         tcol = tgt.column(tgt.primary_key[0])
-        scol = src.column(src.primary_key[0])
-        key_source, key_target = scol.name, tcol.name
-        used.add(scol.name)
-        if tcol.data_type == "uuid" and scol.data_type == "integer":
+        scol = src.column(legacy_key[0])
+        key_source, key_target = (
+            (legacy_key[0] if len(legacy_key) == 1 else list(legacy_key)),
+            tcol.name,
+        )
+        if key_kind == "integer":
+            used.add(scol.name)  # a natural key may also be kept, in a column for the code
+        if tcol.data_type == "uuid" and (key_kind == "natural" or scol.data_type == "integer"):
+            what = (
+                "integer legacy key"
+                if key_kind == "integer"
+                else f"legacy key ({', '.join(legacy_key)})"
+            )
+            declared = "" if src.primary_key else ", unique and never empty in the data"
             rules.append(
                 ColumnRule(
                     target=tcol.name,
                     kind="uuid_key",
                     source=scol.name,
-                    rationale="integer legacy key becomes a stable UUID",
+                    confidence=1.0 if src.primary_key else 0.8,
+                    rationale=f"{what}{declared} becomes a stable UUID",
                 )
             )
-        elif _type_fit(scol, tcol) >= 0.9:
+        elif len(legacy_key) == 1 and _type_fit(scol, tcol) >= 0.9:
             rules.append(
                 ColumnRule(
                     target=tcol.name, kind="copy", source=scol.name, rationale="primary key copied"
@@ -391,24 +432,32 @@ def propose_table(
 
     # 2. Foreign keys of the target, re-resolved through the parents' legacy keys.
     fk_cols: set[str] = set()
+    referencing: set[str] = set()
     for fk in tgt.foreign_keys:
         if len(fk.columns) != 1:
             continue
         tcol_name = fk.columns[0]
         fk_cols.add(tcol_name)
         parent_source = pairs.get(fk.ref_table)
-        found = _fk_source_column(src, parent_source) if parent_source else None
-        if found:
-            col, conf, why = found
-            used.add(col)
+        found = _fk_source_column(src, parent_source, referencing) if parent_source else None
+        if found and parent_source:
+            cols, conf, why = found
+            referencing.add(cols[0])
+            parent = ctx.source.table(parent_source)
+            ref_kind = key_kind_of(parent, legacy_key_of(parent) or cols)
+            if ref_kind == "integer":
+                used.update(cols)
             rules.append(
                 ColumnRule(
                     target=tcol_name,
                     kind="fk",
-                    source=col,
+                    source=cols[0],
+                    ref_sources=cols if len(cols) > 1 else [],
+                    ref_kind=ref_kind,
                     fk_target=fk.ref_table,
+                    defer=fk.ref_table == tgt.name and tgt.column(tcol_name).nullable,
                     confidence=conf,
-                    rationale=f"{src.name}.{col} -> {parent_source}: {why}",
+                    rationale=f"{src.name}.{', '.join(cols)} -> {parent_source}: {why}",
                 )
             )
         elif tgt.column(tcol_name).nullable:
@@ -497,6 +546,7 @@ def propose_table(
         target=tgt.name,
         source=src.name,
         key_source=key_source,
+        key_kind=key_kind,
         key_target=key_target,
         columns=rules,
         decisions=decisions,

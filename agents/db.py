@@ -71,8 +71,48 @@ def connect(
         conn.close()
 
 
+def split_name(name: str, default_schema: str) -> tuple[str, str]:
+    """(schema, table) of a table's project name.
+
+    A project names a table of its default schema by its bare name and any other table as
+    ``schema.table`` (also a default-schema table whose own name holds a dot), so the first dot
+    always separates the schema: every call site that composes SQL for a table name gets the
+    right schema without carrying it separately.
+
+    >>> split_name("members", "public")
+    ('public', 'members')
+    >>> split_name("HR.EMPLOYEES", "public")
+    ('HR', 'EMPLOYEES')
+    >>> split_name("public.park.key", "public")
+    ('public', 'park.key')
+    """
+    schema, dot, table = name.partition(".")
+    return (schema, table) if dot else (default_schema, name)
+
+
+def project_name(schema: str, table: str, default_schema: str) -> str:
+    """The inverse of :func:`split_name`.
+
+    >>> project_name("public", "members", "public")
+    'members'
+    >>> project_name("cd", "members", "public")
+    'cd.members'
+    """
+    if schema == default_schema and "." not in table:
+        return table
+    return f"{schema}.{table}"
+
+
 def qualified(schema: str, table: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    """``"schema"."table"`` for a project table name (see :func:`split_name`)."""
+    s, t = split_name(table, schema)
+    return sql.SQL("{}.{}").format(sql.Identifier(s), sql.Identifier(t))
+
+
+def regclass_text(schema: str, table: str) -> str:
+    """A quoted ``schema.table`` literal for ``%s::regclass`` parameters."""
+    s, t = split_name(table, schema)
+    return '"{}"."{}"'.format(s.replace('"', '""'), t.replace('"', '""'))
 
 
 def scalar(cursor: Any) -> Any:

@@ -29,7 +29,8 @@ import pyarrow as pa
 from psycopg import sql
 
 from agents import bookkeeping, constraints, pgbinary, pgcsv, pgpipe
-from agents.db import connect, qualified, scalar
+from agents.db import connect, qualified, regclass_text, scalar
+from agents.engine import keys
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
 from agents.models import Filter, TableInfo, TableMapping
@@ -45,6 +46,9 @@ ROW_ERRORS = (
 )
 ProgressCallback = Callable[[int, int], None]
 T = TypeVar("T")
+# Where a keyset page starts: after an integer key, after a natural key's column values, or
+# at the beginning.
+Cursor = int | list[str] | None
 MAPPING_COLUMNS = ("entity_type", "legacy_id", "new_id", "migration_batch")
 # The cap bounds memory (a few batches are in flight: read ahead, transformed, being written),
 # so RSS stays flat however large the table; 200k rows already amortise round trips.
@@ -72,7 +76,7 @@ class TableRun:
     rows_rejected: int
     batches: int
     seconds: float
-    resumed_after: int | None
+    resumed_after: "Cursor"
 
 
 def filter_sql(filters: list[Filter]) -> sql.Composable:
@@ -126,9 +130,17 @@ def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -
             raise MappingError(
                 f"filter column {f.column} does not exist in {source.name}", path=where
             )
-    if mapping.key_source and not source.has_column(mapping.key_source):
+    for key in mapping.key_columns:
+        if not source.has_column(key):
+            raise MappingError(f"key column {key} does not exist in {source.name}", path=where)
+    if mapping.integer_key is not None and source.column(mapping.integer_key).data_type not in (
+        "integer",
+        "numeric",
+    ):
         raise MappingError(
-            f"key column {mapping.key_source} does not exist in {source.name}", path=where
+            f"key column {mapping.integer_key} is {source.column(mapping.integer_key).data_type}, "
+            "not an integer: set key_kind: natural (the key is then hashed to a stable id)",
+            path=where,
         )
 
 
@@ -139,20 +151,45 @@ def _since(changed_since_xmin: int | None) -> sql.Composable:
     return sql.SQL("(xmin::text::bigint >= {})").format(sql.Literal(changed_since_xmin))
 
 
+def computed_columns(mapping: TableMapping) -> list[tuple[str, sql.Composable]]:
+    """Page columns PostgreSQL computes for the engine: a natural key's id and readable form,
+    and the id each natural foreign key points at (see :mod:`agents.engine.keys`)."""
+    out: list[tuple[str, sql.Composable]] = []
+    if mapping.key_columns and mapping.integer_key is None:
+        out.append((keys.KEY_ID, keys.natural_id(mapping.key_columns)))
+        out.append((keys.KEY_TEXT, keys.natural_text(mapping.key_columns)))
+    out.extend(
+        (keys.ref_column(r.target), keys.natural_id(r.ref_sources or [r.source]))
+        for r in mapping.columns
+        if r.kind == "fk" and r.ref_kind == "natural" and r.source
+    )
+    return out
+
+
+def key_id_expr(mapping: TableMapping) -> sql.Composable:
+    """The legacy id of a source row, in SQL (the key column itself for an integer key)."""
+    return keys.id_expr(mapping.key_columns, mapping.key_kind)
+
+
 def source_select(
     mapping: TableMapping, schema: str, changed_since_xmin: int | None = None
 ) -> tuple[list[str], sql.Composed]:
     """Columns read and the base SELECT (without paging) for a mapping."""
-    cols = []
-    for c in [mapping.key_source] + [r.source for r in mapping.columns]:
-        if c and c not in cols:
-            cols.append(c)
+    cols: list[str] = []
     for r in mapping.columns:
         if r.kind == "code":  # generated code may read any column of the row
-            cols = []
             break
+    else:
+        for c in [*mapping.key_columns, *(r.source for r in mapping.columns)] + [
+            s for r in mapping.columns for s in r.ref_sources
+        ]:
+            if c and c not in cols:
+                cols.append(c)
+    extra = computed_columns(mapping)
+    select: list[sql.Composable] = [sql.Identifier(c) for c in cols] or [sql.SQL("*")]
+    select += [sql.SQL("{} AS {}").format(e, sql.Identifier(n)) for n, e in extra]
     base = sql.SQL("SELECT {cols} FROM {t} WHERE {f} AND {since}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, cols)) if cols else sql.SQL("*"),
+        cols=sql.SQL(", ").join(select),
         t=qualified(schema, mapping.source),
         f=filter_sql(mapping.filters),
         since=_since(changed_since_xmin),
@@ -168,10 +205,10 @@ def count_source_rows(
     changed_since_xmin: int | None = None,
 ) -> int:
     where = [filter_sql(mapping.filters), _since(changed_since_xmin)]
-    if key_range and mapping.key_source:
+    if key_range and mapping.key_columns:
         where.append(
             sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
-                k=sql.Identifier(mapping.key_source),
+                k=key_id_expr(mapping),
                 lo=sql.Literal(key_range[0]),
                 hi=sql.Literal(key_range[1]),
             )
@@ -184,9 +221,11 @@ def count_source_rows(
 
 def key_bounds(conn: Any, mapping: TableMapping, schema: str) -> tuple[int, int] | None:
     """The legacy key's lowest and highest value over the whole table; None when it is empty."""
+    if mapping.integer_key is None:
+        return None  # natural keys page in key order, not by id: no id range to split
     row = conn.execute(
         sql.SQL("SELECT min({k})::bigint, max({k})::bigint FROM {t}").format(
-            k=sql.Identifier(mapping.key_source or ""), t=qualified(schema, mapping.source)
+            k=sql.Identifier(mapping.integer_key), t=qualified(schema, mapping.source)
         )
     ).fetchone()
     return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
@@ -207,32 +246,32 @@ class _Reader:
     ) -> None:
         self.conn = conn
         self.mapping = mapping
-        self.names = columns or all_columns
+        self.names = (columns or all_columns) + [n for n, _ in computed_columns(mapping)]
         _, base = source_select(mapping, schema, changed_since_xmin)
         self.base = base
         self.key_range = key_range
         self.pager: pgpipe.PsqlPager | None = None  # set by the engine: pages through psql
 
-    def page(self, after: int | None, limit: int) -> pa.Table:
-        key = self.mapping.key_source
+    def page(self, after: "Cursor", limit: int) -> pa.Table:
+        key = self.mapping.key_columns
         q: sql.Composable = self.base
         if key:
             conds = []
-            if after is not None:
-                conds.append(sql.SQL("{} > {}").format(sql.Identifier(key), sql.Literal(after)))
+            if isinstance(after, list):
+                conds.append(keys.after(key, after))
+            elif after is not None:
+                conds.append(sql.SQL("{} > {}").format(sql.Identifier(key[0]), sql.Literal(after)))
             if self.key_range:
                 conds.append(
                     sql.SQL("{k} >= {lo} AND {k} < {hi}").format(
-                        k=sql.Identifier(key),
+                        k=key_id_expr(self.mapping),
                         lo=sql.Literal(self.key_range[0]),
                         hi=sql.Literal(self.key_range[1]),
                     )
                 )
             if conds:
                 q = sql.SQL("{} AND {}").format(q, sql.SQL(" AND ").join(conds))
-            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(
-                q, sql.Identifier(key), sql.Literal(limit)
-            )
+            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(q, keys.order_by(key), sql.Literal(limit))
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)
         buf = io.BytesIO()
         if self.pager is not None:
@@ -278,7 +317,10 @@ class _Writer:
                 "CREATE TEMP TABLE IF NOT EXISTS _dbm_stage AS SELECT {c} FROM {t} WITH NO DATA"
             ).format(c=ident, t=self.tident)
         )
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dbm_map (legacy_id BIGINT, new_id UUID)")
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _dbm_map "
+            "(legacy_id BIGINT, new_id UUID, legacy_key TEXT)"
+        )
         pk = mapping.key_target
         if not pk:
             raise MappingError(
@@ -316,6 +358,8 @@ class _Writer:
         # Set while a bulk load has the table's keys parked (see agents.constraints). Rows of an
         # appendable batch are new, so isolating refused ones needs no ON CONFLICT (nor a key).
         self.key_parked = False
+        self._legacy_keys: pa.Array | None = None  # the batch being written: natural keys' text
+        self._offset = 0  # ... and where the part being written starts in it
         self.insert = sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM _dbm_stage").format(
             t=self.tident, c=ident
         )
@@ -324,6 +368,9 @@ class _Writer:
         self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN").format(self.tident, ident)
         self.copy_mappings = sql.SQL("COPY {}.migration_mappings ({}) FROM STDIN").format(
             s, sql.SQL(", ").join(map(sql.Identifier, MAPPING_COLUMNS))
+        )
+        self.copy_natural_mappings = sql.SQL("COPY {}.migration_mappings ({}) FROM STDIN").format(
+            s, sql.SQL(", ").join(map(sql.Identifier, (*MAPPING_COLUMNS, "legacy_key")))
         )
         # The append path sends binary COPY where every column's type has an exact encoder.
         self.target_types = pgbinary.column_types(conn, schema, target.name, self.cols)
@@ -341,7 +388,7 @@ class _Writer:
             scalar(
                 conn.execute(
                     "SELECT relrowsecurity FROM pg_class WHERE oid = %s::regclass",
-                    (f'"{schema}"."{target.name}"',),
+                    (regclass_text(schema, target.name),),
                 )
             )
         )
@@ -360,8 +407,9 @@ class _Writer:
                 )
             )
         self.map_insert = sql.SQL(
-            "INSERT INTO {s}.migration_mappings (entity_type, legacy_id, new_id, migration_batch) "
-            "SELECT {e}, legacy_id, new_id, {b} FROM _dbm_map ON CONFLICT DO NOTHING"
+            "INSERT INTO {s}.migration_mappings "
+            "(entity_type, legacy_id, new_id, migration_batch, legacy_key) "
+            "SELECT {e}, legacy_id, new_id, {b}, legacy_key FROM _dbm_map ON CONFLICT DO NOTHING"
         ).format(s=s, e=sql.Literal(mapping.target), b=sql.Literal(batch_tag))
         self.has_rejects = bool(
             scalar(
@@ -396,18 +444,20 @@ class _Writer:
         ids = res.legacy_ids
         target = self._encode(table, self.target_types, raw)
         key_raw = raw.get(self.mapping.key_target)
-        if key_raw is not None and self.mapping_types is not None:
+        if key_raw is not None and self.mapping_types is not None and res.legacy_keys is None:
             body = pgbinary.encode_mappings(self.mapping.target, ids, key_raw, self.tag)
             return _Payload(target, (body, "binary"))
         n = len(ids)
-        m = pa.table(
-            {
-                "entity_type": pgbinary.constant_text(self.mapping.target, n),
-                "legacy_id": pa.array(ids, pa.int64()),
-                "new_id": table.column(self.mapping.key_target),
-                "migration_batch": pgbinary.constant_text(self.tag, n),
-            }
-        )
+        columns = {
+            "entity_type": pgbinary.constant_text(self.mapping.target, n),
+            "legacy_id": pa.array(ids, pa.int64()),
+            "new_id": table.column(self.mapping.key_target),
+            "migration_batch": pgbinary.constant_text(self.tag, n),
+        }
+        if res.legacy_keys is not None:  # a natural key: its readable form is recorded too
+            columns["legacy_key"] = res.legacy_keys
+            return _Payload(target, (pgcsv.write(pa.table(columns)), "csv"), natural=True)
+        m = pa.table(columns)
         return _Payload(target, self._encode(m, self.mapping_types, None))
 
     def write(
@@ -438,6 +488,7 @@ class _Writer:
         table = pa.table({c: res.columns[c] for c in self.cols})
         refused: list[tuple[int, str]] = []
         self._plain = self.key_parked  # only new keys reach here while the key is parked
+        self._legacy_keys = res.legacy_keys
         self._write_range(table, ids, 0, table.num_rows, refused, budget)
         return refused
 
@@ -449,11 +500,18 @@ class _Writer:
             # commit is then lost, the resumed run sees these ids as mapped and upserts them.
             side.execute("BEGIN")
             self._pending = self._pool.submit(
-                self._send, side, self.copy_mappings, payload.mappings
+                self._send,
+                side,
+                self.copy_natural_mappings if payload.natural else self.copy_mappings,
+                payload.mappings,
             )
         self._send(self.conn, self.copy_target, payload.target)
         if side is None:
-            self._send(self.conn, self.copy_mappings, payload.mappings)
+            self._send(
+                self.conn,
+                self.copy_natural_mappings if payload.natural else self.copy_mappings,
+                payload.mappings,
+            )
         elif self._pending is not None:
             self._pending.result()
         if self.has_rejects:  # a row rejected by an earlier run that now made it
@@ -519,6 +577,7 @@ class _Writer:
         part = table.slice(lo, hi - lo)
         try:
             with self.conn.transaction():
+                self._offset = lo
                 self._write_part(part, ids[lo:hi] if ids is not None else None)
             return
         except ROW_ERRORS as exc:
@@ -544,9 +603,19 @@ class _Writer:
         conn.execute(self.insert if self._plain else self.upsert)
         if ids is not None and self.mapping.key_target:
             key_col = self.mapping.key_target
-            m = pa.table({"legacy_id": pa.array(ids, pa.int64()), "new_id": part.column(key_col)})
+            n = len(ids)
+            texts = self._legacy_keys
+            m = pa.table(
+                {
+                    "legacy_id": pa.array(ids, pa.int64()),
+                    "new_id": part.column(key_col),
+                    "legacy_key": pa.nulls(n, pa.string())
+                    if texts is None
+                    else texts.slice(self._offset, n),
+                }
+            )
             with conn.cursor().copy(
-                "COPY _dbm_map (legacy_id, new_id) FROM STDIN WITH (FORMAT csv)"
+                "COPY _dbm_map (legacy_id, new_id, legacy_key) FROM STDIN WITH (FORMAT csv)"
             ) as copy:
                 copy.write(pgcsv.write(m))
             conn.execute(self.map_insert)
@@ -560,14 +629,16 @@ class _Writer:
                     (self.mapping.target,),
                 )
 
-    def reject(self, rows: pd.DataFrame, key_source: str | None) -> None:
+    def reject(self, rows: pd.DataFrame) -> None:
         if rows.empty:
             return
         s = sql.Identifier(self.schema)
         payload = []
+        key = self.mapping.integer_key or (keys.KEY_ID if self.mapping.key_columns else None)
         for rec in rows.to_dict("records"):
             why = str(rec.pop("__reason"))
-            legacy = str(rec.get(key_source)) if key_source else json.dumps(rec, sort_keys=True)
+            legacy = str(rec.get(key)) if key else json.dumps(rec, sort_keys=True, default=str)
+            rec = {k: v for k, v in rec.items() if not str(k).startswith("__dbm_")}
             row = {
                 k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
                 for k, v in rec.items()
@@ -593,6 +664,7 @@ class _Payload:
 
     target: tuple[bytes, str]
     mappings: tuple[bytes, str]
+    natural: bool = False  # the mappings carry legacy_key (a natural key's readable form)
 
 
 AUDIT_DDL = """
@@ -793,14 +865,14 @@ def migrate_table(
             )
             return res, writer.prepare(res)
 
-        pages = _prefetch(reader, after, sizing, bool(mapping.key_source), transform)
+        pages = _prefetch(reader, after, sizing, bool(mapping.key_columns), transform)
         read = migrated = rejected = batches = 0
         try:
             for page, (res, payload) in pages:
                 t0 = time.monotonic()
                 last = None
-                if mapping.key_source:
-                    last = _last_key(page, mapping.key_source)
+                if mapping.key_columns:
+                    last = last_key(page, mapping)
                 with tconn.transaction():
                     budget = max(1, int(settings.max_reject_ratio * total)) - rejected
                     refused = writer.write(res, budget, payload)
@@ -809,7 +881,7 @@ def migrate_table(
                         rejects = pd.concat(
                             [rejects, _refused_rows(page, res, refused)], ignore_index=True
                         )
-                    writer.reject(rejects, mapping.key_source)
+                    writer.reject(rejects)
                     n_rej = len(rejects)
                     bookkeeping.progress(
                         tconn,
@@ -914,14 +986,17 @@ def _restore_keys(conn: Any, schema: str, table: str) -> None:
         raise ExecutionError(f"{table}: " + "; ".join(problems))
 
 
-def _last_key(page: pa.Table, key: str) -> int:
-    """The keyset cursor after a page: its last (highest) legacy key."""
-    return int(pd.to_numeric(page.column(key)[-1].as_py()))
+def last_key(page: pa.Table, mapping: TableMapping) -> "Cursor":
+    """The keyset cursor after a page: its last (highest) legacy key; for a natural key, the
+    text of its columns (compared as a row by the next page's query)."""
+    if mapping.integer_key is not None:
+        return int(pd.to_numeric(page.column(mapping.integer_key)[-1].as_py()))
+    return [str(page.column(c)[-1].as_py()) for c in mapping.key_columns]
 
 
 def _prefetch(
     reader: "_Reader",
-    after: int | None,
+    after: Cursor,
     sizing: dict[str, int],
     keyed: bool,
     transform: Callable[[pa.Table], T],
@@ -947,7 +1022,7 @@ def _prefetch(
                 pages.put((page, transform(page)))
                 if not keyed or page.num_rows < size:
                     break
-                cursor = _last_key(page, reader.mapping.key_source or "")
+                cursor = last_key(page, reader.mapping)
         except BaseException as exc:  # handed to the consumer, raised there
             pages.put(exc)
         finally:
@@ -983,7 +1058,7 @@ def apply_deletes(
 
     Their ``migration_mappings`` rows stay, so a legacy id that comes back gets its old UUID.
     """
-    if not mapping.key_source or not mapping.key_target:
+    if not mapping.key_columns or not mapping.key_target:
         return 0
     with connect(source_dsn, read_only=True) as sconn:
         alive = np.array(
@@ -991,7 +1066,7 @@ def apply_deletes(
                 r[0]
                 for r in sconn.execute(
                     sql.SQL("SELECT {k} FROM {t} WHERE {f}").format(
-                        k=sql.Identifier(mapping.key_source),
+                        k=key_id_expr(mapping),
                         t=qualified(settings.source_schema, mapping.source),
                         f=filter_sql(mapping.filters),
                     )

@@ -23,6 +23,13 @@ class ColumnInfo(Model):
     has_default: bool = Field(default=False, description="Whether the column has a default")
     enum_labels: list[str] | None = Field(default=None, description="Labels if an enum type")
     max_length: int | None = Field(default=None, description="Character limit, if any")
+    numeric_scale: int | None = Field(
+        default=None, description="numeric(p, s): s; None when unconstrained or not numeric"
+    )
+    numeric_precision: int | None = Field(default=None, description="numeric(p, s): p")
+    domain: str | None = Field(
+        default=None, description="The domain the column is declared with, if any"
+    )
 
 
 class ForeignKeyInfo(Model):
@@ -102,6 +109,21 @@ class ColumnRule(Model):
     )
     value: str | None = Field(default=None, description="constant: the value to write")
     fk_target: str | None = Field(default=None, description="fk: referenced target table")
+    ref_sources: list[str] = Field(
+        default_factory=list,
+        description="fk to a composite legacy key: the referencing legacy columns, in the "
+        "order of the parent's key (source is then the first of them)",
+    )
+    ref_kind: Literal["integer", "natural"] = Field(
+        default="integer",
+        description="fk: integer when the parent's legacy key is one integer column, natural "
+        "when it is text, a UUID or several columns (then hashed to a stable id)",
+    )
+    defer: bool = Field(
+        default=False,
+        description="fk: written after the rows load (insert, then set): self-references and "
+        "the nullable side of a foreign-key cycle",
+    )
     formats: list[str] = Field(default_factory=list, description="date/timestamp input formats")
     timezone: str | None = Field(default=None, description="timestamp: zone of naive values")
     code: str | None = Field(default=None, description="code: Python defining transform(df)")
@@ -128,13 +150,33 @@ class Decision(Model):
 class TableMapping(Model):
     target: str = Field(description="Target table")
     source: str = Field(description="Primary source table")
-    key_source: str | None = Field(default=None, description="Legacy key column in the source")
+    key_source: str | list[str] | None = Field(
+        default=None, description="Legacy key column in the source, or its columns if composite"
+    )
+    key_kind: Literal["integer", "natural"] = Field(
+        default="integer",
+        description="integer: one integer column, its value is the legacy id; natural: text, "
+        "UUID or composite keys, hashed to a stable 48-bit legacy id",
+    )
     key_target: str | None = Field(default=None, description="Target primary key column")
     filters: list[Filter] = Field(default_factory=list, description="Rows to migrate (AND)")
     columns: list[ColumnRule] = Field(description="One rule per target column that is written")
     decisions: list[Decision] = Field(default_factory=list, description="Questions for a human")
     confidence: float = Field(default=1.0, description="Confidence in the table pairing")
     rationale: str = Field(default="", description="Why this source feeds this target")
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The legacy key's columns, whatever its kind."""
+        if self.key_source is None:
+            return []
+        return [self.key_source] if isinstance(self.key_source, str) else list(self.key_source)
+
+    @property
+    def integer_key(self) -> str | None:
+        """The key column when the legacy key is one integer column (the fast path's case)."""
+        cols = self.key_columns
+        return cols[0] if self.key_kind == "integer" and len(cols) == 1 else None
 
     def fk_targets(self) -> list[str]:
         return sorted({r.fk_target for r in self.columns if r.kind == "fk" and r.fk_target})

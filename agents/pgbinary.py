@@ -24,6 +24,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from agents.db import split_name
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
@@ -49,7 +51,7 @@ def column_types(conn: Any, schema: str, table: str, columns: list[str]) -> list
         "JOIN pg_type t ON t.oid = a.atttypid JOIN pg_class c ON c.oid = a.attrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-        (schema, table),
+        split_name(table, schema),
     ).fetchall()
     found = {name: (typname, typtype, typmod) for name, typname, typtype, typmod in rows}
     if conn.info.encoding not in ("utf-8", "utf8"):

@@ -24,6 +24,7 @@ import pandas as pd
 from psycopg import sql
 
 from agents.db import connect, qualified
+from agents.engine import keys
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
 from agents.value_rules import to_boolean, to_enum
 
@@ -54,11 +55,22 @@ class Pair:
     target: sql.Composable
 
 
-def aggregate_pairs(rule: ColumnRule, scol: ColumnInfo | None, tcol: ColumnInfo) -> list[Pair]:
-    """SQL twins for a rule, or [] when the rule has none (checked row by row instead)."""
+def aggregate_pairs(
+    rule: ColumnRule,
+    scol: ColumnInfo | None,
+    tcol: ColumnInfo,
+    legacy_id: sql.Composable | None = None,
+) -> list[Pair]:
+    """SQL twins for a rule, or [] when the rule has none (checked row by row instead).
+
+    ``legacy_id`` is the SQL of the legacy id a key or reference rule derives its UUID from,
+    when that is not simply the source column (natural and composite keys).
+    """
     t = sql.Identifier(rule.target)
     if rule.kind in ("uuid_key", "fk") and rule.source:
-        s = sql.Identifier(rule.source)
+        s: sql.Composable = legacy_id if legacy_id is not None else sql.Identifier(rule.source)
+        if legacy_id is not None:
+            scol = None  # a hashed id: summed as numeric
         return [
             Pair(rule.target, sql.SQL("count({})").format(s), sql.SQL("count({})").format(t)),
             Pair(
@@ -162,9 +174,14 @@ def reconcile(
         )
         if grouped(rule):
             groups.append(rule)
-        else:
-            pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target)))
-    key = sql.Identifier(mapping.key_source) if mapping.key_source else None
+            continue
+        legacy_id = None
+        if rule.kind == "uuid_key" and mapping.integer_key is None:
+            legacy_id = keys.id_expr(mapping.key_columns, mapping.key_kind)
+        elif rule.kind == "fk" and rule.ref_kind == "natural" and rule.source:
+            legacy_id = keys.natural_id(rule.ref_sources or [rule.source])
+        pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id))
+    key = keys.id_expr(mapping.key_columns, mapping.key_kind) if mapping.key_columns else None
     src_where = where
     if rejected_keys and key is not None:
         src_where = sql.SQL("{} AND NOT ({} = ANY({}))").format(

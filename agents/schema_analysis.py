@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql as pg
 
-from agents.db import connect, qualified, scalar, sqlalchemy_url
+from agents.db import connect, project_name, qualified, redact, scalar, sqlalchemy_url
 from agents.errors import SchemaAnalysisError
 from agents.models import ColumnInfo, ColumnProfile, DatabaseSchema, ForeignKeyInfo, TableInfo
 
@@ -30,8 +30,48 @@ BOOKKEEPING_TABLES = frozenset(
 )
 
 
+# Schemas that hold no user data: PostgreSQL's own, and those Supabase manages for its services
+# (https://supabase.com/docs/guides/database/overview: auth, storage, realtime, ...). A target
+# table there is never a migration target unless the owner names the schema explicitly.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+MANAGED_SCHEMAS = frozenset(
+    {
+        "auth",
+        "storage",
+        "realtime",
+        "_realtime",
+        "graphql",
+        "graphql_public",
+        "extensions",
+        "pgsodium",
+        "pgsodium_masks",
+        "vault",
+        "supabase_functions",
+        "supabase_migrations",
+        "net",
+        "pgbouncer",
+        "cron",
+        "_analytics",
+        "pgmq",
+        "dbmigrate",
+    }
+)
+
+
 def type_family(sa_type: Any) -> str:
-    """Collapse SQLAlchemy's reflected types into the families the mapping rules reason about."""
+    """Collapse SQLAlchemy's reflected types into the families the mapping rules reason about.
+
+    A domain is its base type's family (its name is kept in ``ColumnInfo.domain``): a column
+    declared ``tid`` matches a same-named ``varchar`` column of the redesign.
+    """
+    if isinstance(sa_type, pg.DOMAIN):
+        return type_family(sa_type.data_type)
+    if isinstance(sa_type, pg.MONEY):
+        return "money"
+    if isinstance(sa_type, pg.INTERVAL):
+        return "interval"
+    if isinstance(sa_type, pg.ARRAY):
+        return "array"
     if isinstance(sa_type, pg.ENUM | sa.Enum):
         return "enum"
     if isinstance(sa_type, sa.Uuid | pg.UUID):
@@ -59,65 +99,112 @@ def type_family(sa_type: Any) -> str:
     return "other"
 
 
-def introspect(dsn: str, *, schema: str = "public", profile: bool = True) -> DatabaseSchema:
-    """Read tables, columns, keys and (optionally) a value profile of every table in ``schema``."""
+def _user_tables(conn: Any, schemas: list[str] | None, managed: bool) -> list[tuple[str, str]]:
+    """(schema, table) of every ordinary or partitioned table (not a partition: its rows are
+    read through its parent; not a view) in ``schemas``, or in every user schema."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT n.nspname, c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND left(n.nspname, 3) <> 'pg_' ORDER BY 1, 2"
+        )
+    ).fetchall()
+    out = []
+    for schema, table in rows:
+        if table in BOOKKEEPING_TABLES or schema in SYSTEM_SCHEMAS:
+            continue
+        if schemas is not None:
+            if schema not in schemas:
+                continue
+        elif schema in MANAGED_SCHEMAS and not managed:
+            continue
+        out.append((str(schema), str(table)))
+    return out
+
+
+def _column_info(col: Any) -> ColumnInfo:
+    typ = col["type"]
+    family = type_family(typ)
+    base = typ.data_type if isinstance(typ, pg.DOMAIN) else typ
+    return ColumnInfo(
+        name=col["name"],
+        data_type=family,
+        udt_name=getattr(base, "name", None) or str(base).lower(),
+        nullable=bool(col["nullable"]),
+        has_default=col.get("default") is not None or bool(col.get("identity")),
+        enum_labels=list(getattr(base, "enums", [])) if family == "enum" else None,
+        max_length=getattr(base, "length", None),
+        numeric_scale=getattr(base, "scale", None) if family == "numeric" else None,
+        numeric_precision=getattr(base, "precision", None) if family == "numeric" else None,
+        domain=str(typ.name) if isinstance(typ, pg.DOMAIN) else None,
+    )
+
+
+def introspect(
+    dsn: str,
+    *,
+    schema: str = "public",
+    schemas: list[str] | None = None,
+    profile: bool = True,
+    managed: bool = False,
+) -> DatabaseSchema:
+    """Read tables, columns, keys and (optionally) a value profile of every table.
+
+    ``schemas`` limits the reading to those schemas; by default every user schema is read
+    (PostgreSQL's and Supabase's own excepted unless ``managed``). Tables outside the default
+    ``schema`` are named ``schema.table`` (see :func:`agents.db.split_name`).
+    """
     engine = sa.create_engine(sqlalchemy_url(dsn), poolclass=sa.pool.NullPool)
     try:
         insp = sa.inspect(engine)
-        names = sorted(
-            n for n in insp.get_table_names(schema=schema) if n not in BOOKKEEPING_TABLES
-        )
+        with engine.connect() as sa_conn:
+            raw = sa_conn.connection.driver_connection
+            assert raw is not None
+            found = _user_tables(raw, schemas, managed)
         tables = []
-        for name in names:
-            columns = []
-            for col in insp.get_columns(name, schema=schema):
-                typ = col["type"]
-                family = type_family(typ)
-                columns.append(
-                    ColumnInfo(
-                        name=col["name"],
-                        data_type=family,
-                        udt_name=getattr(typ, "name", None) or str(typ).lower(),
-                        nullable=bool(col["nullable"]),
-                        has_default=col.get("default") is not None or bool(col.get("identity")),
-                        enum_labels=list(getattr(typ, "enums", [])) if family == "enum" else None,
-                        max_length=getattr(typ, "length", None),
-                    )
-                )
-            pk = insp.get_pk_constraint(name, schema=schema).get("constrained_columns") or []
+        for s, name in found:
+
+            def pname(table: str, in_schema: str | None = None, _s: str = s) -> str:
+                return project_name(in_schema or _s, table, schema)
+
+            columns = [_column_info(col) for col in insp.get_columns(name, schema=s)]
+            pk = insp.get_pk_constraint(name, schema=s).get("constrained_columns") or []
             fks = [
                 ForeignKeyInfo(
                     columns=fk["constrained_columns"],
-                    ref_table=fk["referred_table"],
+                    ref_table=pname(fk["referred_table"], fk.get("referred_schema")),
                     ref_columns=fk["referred_columns"],
                     declared=True,
                 )
-                for fk in insp.get_foreign_keys(name, schema=schema)
+                for fk in insp.get_foreign_keys(name, schema=s)
             ]
             uniques: list[list[str]] = [
                 [str(c) for c in u["column_names"]]
-                for u in insp.get_unique_constraints(name, schema=schema)
+                for u in insp.get_unique_constraints(name, schema=s)
             ]
             uniques += [
                 [str(c) for c in i["column_names"]]
-                for i in insp.get_indexes(name, schema=schema)
+                for i in insp.get_indexes(name, schema=s)
                 if i.get("unique") and all(c for c in i["column_names"])
             ]
             tables.append(
                 TableInfo(
-                    name=name,
+                    name=pname(name),
                     columns=columns,
                     primary_key=list(pk),
                     foreign_keys=fks,
                     unique=[list(u) for u in uniques],
                 )
             )
-    except sa.exc.OperationalError:
+    except sa.exc.OperationalError as exc:
+        first = redact(str(exc.orig or exc)).strip().splitlines()[0]
         raise SchemaAnalysisError(
-            "cannot read the schema: the database did not answer; check the DSN and the server"
+            f"cannot read the schema: the server said: {first}; check the DSN and the server"
         ) from None
     finally:
         engine.dispose()
+    tables.sort(key=lambda t: t.name)
     result = DatabaseSchema(schema_name=schema, tables=tables)
     if profile:
         result = profile_schema(dsn, result)
@@ -144,14 +231,20 @@ def _profile_table(conn: Any, schema: str, table: TableInfo) -> TableInfo:
         source = sql.SQL("{} s").format(ident)
     profiles: dict[str, ColumnProfile] = {}
     for col in table.columns:
-        if col.data_type in ("json", "bytea", "other"):
+        if col.data_type in ("json", "bytea", "other", "array"):
             continue
+        # Booleans have no min/max in PostgreSQL; every other family profiled here orders.
+        ordered = col.data_type != "boolean"
         c = sql.Identifier(col.name)
+        lo_hi = (
+            sql.SQL("min({c})::text, max({c})::text").format(c=c)
+            if ordered
+            else sql.SQL("NULL, NULL")
+        )
         stats = conn.execute(
             sql.SQL(
-                "SELECT count(*), count(*) - count({c}), count(DISTINCT {c}), min({c})::text, "
-                "max({c})::text FROM {src}"
-            ).format(c=c, src=source)
+                "SELECT count(*), count(*) - count({c}), count(DISTINCT {c}), {lo_hi} FROM {src}"
+            ).format(c=c, src=source, lo_hi=lo_hi)
         ).fetchone()
         top = conn.execute(
             sql.SQL(

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from agents.identity import uuid_bytes, uuid_text_arrow
+from agents.engine import keys
+from agents.identity import MAX_LEGACY_ID, uuid_bytes, uuid_text_arrow
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
 from agents.value_rules import Converted, to_boolean, to_date, to_enum, to_numeric, to_timestamp
 
@@ -33,6 +34,8 @@ class BatchResult:
     # Wire bytes of derived UUID columns (accepted rows, (n, 16)), so a binary COPY need not
     # parse back the text it was printed as.
     uuid_raw: dict[str, np.ndarray] | None = None
+    # A natural key's readable form (accepted rows), recorded in migration_mappings.
+    legacy_keys: pa.Array | None = None
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,8 +74,13 @@ def apply_mapping(
     seed: int,
     resolve_fk: FkResolver,
     run_code: CodeRunner | None = None,
+    deferred: frozenset[str] = frozenset(),
 ) -> BatchResult:
-    """Arrow in, Arrow out; pandas only for the parsers that need it, on their column alone."""
+    """Arrow in, Arrow out; pandas only for the parsers that need it, on their column alone.
+
+    Foreign-key rules named in ``deferred`` are written NULL here and set once their parents
+    are loaded (see :mod:`agents.engine.references`).
+    """
     n = batch.num_rows
     failed = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
@@ -94,16 +102,27 @@ def apply_mapping(
         reason[m] = [f"{rule.target}: {rule.source}={str(v)[:80]!r} {text}" for v in values]
 
     legacy_ids = None
-    if mapping.key_source:
-        keys, _, bad = _ints(batch.column(mapping.key_source))
-        fail(bad, f"legacy key {mapping.key_source} is not an integer")
-        legacy_ids = keys
+    legacy_keys = None
+    if mapping.integer_key is not None:
+        ids, _, bad = _ints(batch.column(mapping.integer_key))
+        fail(bad, f"legacy key {mapping.integer_key} is not an integer")
+        fail(
+            (ids < 0) | (ids > MAX_LEGACY_ID),
+            f"legacy key {mapping.integer_key} is outside 0..2^48: set key_kind: natural in "
+            "the mapping to hash it instead",
+        )
+        legacy_ids = ids
+    elif mapping.key_columns:
+        ids, _, bad = _ints(batch.column(keys.KEY_ID))
+        fail(bad, f"legacy key ({', '.join(mapping.key_columns)}) has a NULL part")
+        legacy_ids = ids
+        legacy_keys = _text(batch.column(keys.KEY_TEXT))
 
     for rule in mapping.columns:
         tcol = target.column(rule.target)
         if rule.kind == "uuid_key":
             assert legacy_ids is not None, "uuid_key needs key_source"
-            raw[rule.target] = uuid_bytes(np.where(legacy_ids < 0, 0, legacy_ids), seed)
+            raw[rule.target] = uuid_bytes(np.clip(legacy_ids, 0, MAX_LEGACY_ID), seed)
             out[rule.target] = uuid_text_arrow(raw[rule.target])
             continue
         if rule.kind == "constant":
@@ -114,8 +133,17 @@ def apply_mapping(
         src = _text(batch.column(rule.source or ""))
         if rule.kind == "copy":
             out[rule.target] = src
+        elif rule.kind == "fk" and rule.target in deferred:
+            out[rule.target] = pa.nulls(n, pa.string())
         elif rule.kind == "fk":
-            ids, present, bad = _ints(src)
+            ref = src
+            if rule.ref_kind == "natural":
+                ref = _text(batch.column(keys.ref_column(rule.target)))
+                if rule.ref_sources:  # show every part of a composite reference
+                    src = pc.binary_join_element_wise(
+                        *[_text(batch.column(c)) for c in rule.ref_sources], "/"
+                    )
+            ids, present, bad = _ints(ref)
             fail(bad, "is not an integer key", rule, src)
             found = resolve_fk(rule.fk_target or "", np.unique(ids[present]))
             resolved = _lookup(pa.array(ids, pa.int64()), found)
@@ -192,6 +220,7 @@ def apply_mapping(
         legacy_ids=legacy_ids[ok] if legacy_ids is not None else None,
         rejected=rejected,
         uuid_raw={name: (m if ok.all() else m[ok]) for name, m in raw.items()},
+        legacy_keys=None if legacy_keys is None else legacy_keys.filter(keep),
     )
 
 

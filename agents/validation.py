@@ -21,14 +21,16 @@ import pyarrow as pa
 from psycopg import sql
 
 from agents import bookkeeping, pgcsv
-from agents.db import connect, qualified, scalar
+from agents.db import connect, project_name, qualified, scalar, split_name
 from agents.execution import (
+    Cursor,
     ExecutionSettings,
     _Reader,
     count_source_rows,
     filter_sql,
     fk_resolver,
     key_bounds,
+    last_key,
     sandbox_runner,
     source_select,
 )
@@ -226,17 +228,23 @@ def check_foreign_keys(
     enforced: list[str] = []
     with connect(target_dsn, read_only=True) as conn:
         constraints_in_force = {
-            (str(col), str(parent), str(ref)): str(name)
-            for name, col, parent, ref in conn.execute(
-                "SELECT c.conname, a.attname, r.relname, ra.attname FROM pg_constraint c "
+            (
+                str(col),
+                project_name(str(pschema), str(parent), settings.target_schema),
+                str(ref),
+            ): str(name)
+            for name, col, pschema, parent, ref in conn.execute(
+                "SELECT c.conname, a.attname, rn.nspname, r.relname, ra.attname "
+                "FROM pg_constraint c "
                 "JOIN pg_class t ON t.oid = c.conrelid "
                 "JOIN pg_namespace n ON n.oid = t.relnamespace "
                 "JOIN pg_class r ON r.oid = c.confrelid "
+                "JOIN pg_namespace rn ON rn.oid = r.relnamespace "
                 "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
                 "JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1] "
                 "WHERE c.contype = 'f' AND c.convalidated AND cardinality(c.conkey) = 1 "
                 "AND n.nspname = %s AND t.relname = %s",
-                (settings.target_schema, target.name),
+                split_name(target.name, settings.target_schema),
             ).fetchall()
         }
         for rule in mapping.columns:
@@ -374,8 +382,7 @@ def _spread_sample(
 ) -> pa.Table:
     """Ten keyset slices starting at random points of the key range (seeded by the run, so a
     re-check looks at the same rows), not just the first rows, which early batches loaded."""
-    key = mapping.key_source
-    if not key:
+    if not mapping.key_columns:
         return reader.page(None, rows)
     bounds = key_bounds(conn, mapping, settings.source_schema)
     if bounds is None or bounds[1] - bounds[0] < rows:
@@ -543,7 +550,7 @@ def _row_checksums(
             sconn, mapping, settings.source_schema, sel_cols, [c.name for c in source.columns], None
         )
         seed = entity_seed(settings.namespace, mapping.target)
-        after = None
+        after: Cursor = None
         total = 0
         while True:
             page = reader.page(after, page_rows)
@@ -563,9 +570,9 @@ def _row_checksums(
                 h, b = _digest(canon)
                 _accumulate(src_acc, src_cnt, h, b)
             total += page.num_rows
-            if not mapping.key_source or page.num_rows < page_rows:
+            if not mapping.key_columns or page.num_rows < page_rows:
                 break
-            after = int(page.column(mapping.key_source)[-1].as_py())
+            after = last_key(page, mapping)
         sconn.rollback()
     reader_thread.join()
     if errors:

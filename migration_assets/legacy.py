@@ -3,7 +3,7 @@
 import dagster as dg
 from psycopg import sql
 
-from agents.db import connect, qualified, scalar
+from agents.db import connect, qualified, scalar, split_name
 from migration_assets.keys import legacy_key
 from resources.databases import LegacyDatabase
 from resources.project import MigrationProject
@@ -26,7 +26,7 @@ def build_legacy_asset(table: str, schema: str) -> dg.AssetsDefinition:
             cols = conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-                (schema, table),
+                split_name(table, schema),
             ).fetchall()
         context.log.info("legacy %s has %d rows", table, rows)
         return dg.MaterializeResult(

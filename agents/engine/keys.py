@@ -1,0 +1,74 @@
+"""Legacy keys of every kind as one stable 48-bit integer id, computed in SQL.
+
+The engine, the bookkeeping tables and the checks all speak integer legacy ids: one integer key
+column *is* its id (the fast path, unchanged). Any other key (text or char codes, UUIDs,
+``numeric`` codes with a scale, composite keys) gets an id computed by PostgreSQL itself from
+the key's text: the first 48 bits of ``md5`` over the key's columns joined by a separator that
+text cannot contain unnoticed (U+001F). Computing it in SQL means a child's foreign-key columns
+give exactly the id their parent's key gave (``char(n)::text`` drops the padding, so a
+``char(3)`` code and a ``varchar`` reference agree), the checks can aggregate it on the legacy
+side, and the derived UUID layout of :mod:`agents.identity` holds for every key kind.
+
+48 bits make a collision unlikely (about n^2 / 2^49: 2e-5 at 100k rows) but not impossible, so a
+collision is never silent: ``migration_mappings`` refuses the second key, and the run fails
+naming both (see :func:`collision_check`).
+"""
+
+from collections.abc import Sequence
+
+from psycopg import sql
+
+KEY_ID = "__dbm_key"  # the page column holding a natural key's id
+KEY_TEXT = "__dbm_key_text"  # ... and its readable form, recorded in migration_mappings
+SEPARATOR = "\x1f"
+
+
+def ref_column(target_column: str) -> str:
+    """The page column holding a natural foreign key's id for one target column."""
+    return f"__dbm_ref:{target_column}"
+
+
+def _text(columns: Sequence[str]) -> sql.Composable:
+    parts = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns]
+    if len(parts) == 1:
+        return parts[0]
+    return sql.SQL("concat_ws({}, {})").format(sql.Literal(SEPARATOR), sql.SQL(", ").join(parts))
+
+
+def _any_null(columns: Sequence[str]) -> sql.Composable:
+    return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in columns)
+
+
+def natural_id(columns: Sequence[str]) -> sql.Composable:
+    """SQL for the 48-bit id of a key over ``columns``; NULL when any part is NULL (a foreign
+    key with a NULL part references nothing, as PostgreSQL's MATCH SIMPLE says)."""
+    return sql.SQL(
+        "CASE WHEN {nulls} THEN NULL ELSE ('x' || substr(md5({text}), 1, 12))::bit(48)::bigint END"
+    ).format(nulls=_any_null(columns), text=_text(columns))
+
+
+def natural_text(columns: Sequence[str]) -> sql.Composable:
+    """SQL for the key's readable form: the value, or a JSON array of the parts' text."""
+    if len(columns) == 1:
+        return sql.SQL("{}::text").format(sql.Identifier(columns[0]))
+    return sql.SQL("json_build_array({})::text").format(
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)
+    )
+
+
+def id_expr(columns: Sequence[str], kind: str) -> sql.Composable:
+    """The legacy id of a key (or of a reference to one) as an SQL expression."""
+    if kind == "integer" and len(columns) == 1:
+        return sql.Identifier(columns[0])
+    return natural_id(columns)
+
+
+def order_by(columns: Sequence[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def after(columns: Sequence[str], cursor: Sequence[str]) -> sql.Composable:
+    """Keyset condition: rows after ``cursor`` (the last page's key, as text) in key order."""
+    return sql.SQL("({}) > ({})").format(
+        order_by(columns), sql.SQL(", ").join(sql.Literal(v) for v in cursor)
+    )
