@@ -1,12 +1,15 @@
 """``execute_transform``: run generated ``transform(df)`` code where it can do no harm.
 
-Data crosses the boundary as Arrow IPC files in a private temporary folder (mode 0700); the
-result is validated (type, columns, row count, size) before the caller sees it; every call
-yields an :class:`AuditRecord` with exactly what ran and how it ended.
+Data crosses the boundary as Arrow IPC files in a private temporary folder (mode 0700): the
+input read-only, the output and status as two files the parent created, on a size-capped tmpfs
+where root may mount one. The result is read back without trusting the folder
+(:mod:`sandbox.exchange`), decoded under a budget (:mod:`sandbox.decode`) and validated (columns,
+row count) before the caller sees it; every call yields an :class:`AuditRecord` with exactly
+what ran, how it ended and which layer enforced the limits. Every failure is a SandboxError.
 """
 
 import hashlib
-import json
+import os
 import shutil
 import signal
 import tempfile
@@ -19,9 +22,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from sandbox import docker_backend, local_backend
+from sandbox import docker_backend, local_backend, outfs
+from sandbox.decode import decode
 from sandbox.errors import SandboxError
+from sandbox.exchange import (
+    OUTPUT,
+    STATUS,
+    STATUS_MAX_BYTES,
+    Slot,
+    create_slot,
+    parse_status,
+    read_slot,
+)
 from sandbox.limits import Limits
+from sandbox.run_result import RunResult
+from sandbox.text import clean, clean_bytes
 
 Backend = Literal["auto", "local", "docker"]
 CHILD = Path(__file__).with_name("child.py")
@@ -34,10 +49,12 @@ class AuditRecord:
     backend: str
     limits: dict[str, float]
     seconds: float
-    outcome: str  # "ok" or the SandboxError kind
-    detail: str
+    outcome: str  # "ok" or the SandboxError kind (a closed set: never the child's words)
+    detail: str  # escaped and capped; ends with the layers that enforced the limits
     rows_in: int
     rows_out: int
+    enforcement: str = ""  # e.g. "cgroup v1 (memory, cpu, pids); rlimits; seccomp allowlist"
+    peak_memory_bytes: int = 0  # where a cgroup measured it
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,14 @@ def run_transform(
     expect_columns: list[str] | None = None,
     same_row_count: bool = True,
     limits: Limits | None = None,
+    allow_nested: bool = False,
+    allow_dictionary: bool = False,
 ) -> SandboxRun:
+    """Run ``transform(df)`` and return its validated result with the audit of the run.
+
+    ``allow_nested`` / ``allow_dictionary``: accept list/struct or dictionary-encoded result
+    columns, for the rules that need them; refused otherwise, being the costliest to decode.
+    """
     limits = limits or Limits(memory_mb=memory_mb, timeout_s=timeout_s)
     chosen = choose_backend(backend)
     digest = hashlib.sha256(code.encode()).hexdigest()
@@ -77,11 +101,14 @@ def run_transform(
     work = Path(tempfile.mkdtemp(prefix="dbm-sandbox-"))  # 0700: only we can reach it
     indir, outdir = work / "in", work / "out"
     indir.mkdir()
-    outdir.mkdir()
-    outdir.chmod(0o777)  # the sandbox user (not us) writes here; the parent stays 0700
+    outdir.mkdir(mode=0o700)
+    capped = outfs.mount_capped(outdir, limits.max_output_bytes + STATUS_MAX_BYTES)
+    layers: tuple[str, ...] = ()
     rows_out = 0
+    peak = 0
 
     def audit(outcome: str, detail: str) -> AuditRecord:
+        enforcement = "; ".join((*layers, "output tmpfs" if capped else "output: per-file rlimit"))
         return AuditRecord(
             code=code,
             sha256=digest,
@@ -89,9 +116,11 @@ def run_transform(
             limits={k: float(v) for k, v in asdict(limits).items()},
             seconds=round(time.monotonic() - started, 3),
             outcome=outcome,
-            detail=detail[:1000],
+            detail=clean(f"{detail} [limits held by: {enforcement}]", 1000),
             rows_in=len(frame),
             rows_out=rows_out,
+            enforcement=enforcement,
+            peak_memory_bytes=peak,
         )
 
     try:
@@ -103,21 +132,25 @@ def run_transform(
         for p in indir.iterdir():
             p.chmod(0o444)
         indir.chmod(0o555)
-        runner = docker_backend.run if chosen == "docker" else local_backend.run
-        status, log, timed_out = runner(limits, indir, outdir)
+        module = docker_backend if chosen == "docker" else local_backend
+        owner = module.SANDBOX_UID if os.geteuid() == 0 else None
+        slots = {name: create_slot(outdir, name, owner) for name in (OUTPUT, STATUS)}
+        if owner is None and chosen == "docker":
+            for slot in slots.values():
+                slot.path.chmod(0o666)  # the container's user is not us; the folder stays 0700
+        run = module.run(limits, indir, outdir)
+        layers, peak = run.layers, run.peak_memory
         try:
-            result = _collect(status, log, timed_out, limits, outdir)
-        except SandboxError as exc:
-            exc.audit = audit(exc.kind, str(exc))
-            raise
-        rows_out = len(result)
-        try:
+            result = _collect(run, limits, slots, allow_nested, allow_dictionary)
+            rows_out = len(result)
             _validate(result, frame, expect_columns, same_row_count, limits)
         except SandboxError as exc:
             exc.audit = audit(exc.kind, str(exc))
             raise
         return SandboxRun(frame=result, audit=audit("ok", f"{rows_out} rows"))
     finally:
+        if capped:
+            outfs.unmount(outdir)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -135,95 +168,92 @@ def execute_transform(
     ).frame
 
 
+_FATAL = (signal.SIGKILL, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGSYS, signal.SIGSEGV)
+
+
 def _collect(
-    status: int | None, log: bytes, timed_out: bool, limits: Limits, outdir: Path
+    run: RunResult,
+    limits: Limits,
+    slots: dict[str, Slot],
+    allow_nested: bool,
+    allow_dictionary: bool,
 ) -> pd.DataFrame:
-    tail = log.decode(errors="replace").strip()[-300:]
-    if timed_out:
+    if run.timed_out:
         raise SandboxError(
             "timeout",
             f"the transform ran longer than {limits.timeout_s:g}s and "
             "was stopped, with every process it started",
         )
-    state = {}
-    status_file = outdir / "status.json"
-    if status_file.exists() and status_file.stat().st_size < 1_000_000:
-        try:
-            state = json.loads(status_file.read_text())
-        except ValueError:
-            state = {}
-    if (status is not None and status < 0) or status in (
-        128 + signal.SIGKILL,
-        128 + signal.SIGXCPU,
-        128 + signal.SIGXFSZ,
-    ):
-        sig = -status if status < 0 else status - 128  # type: ignore[operator]
-        if sig == signal.SIGXCPU:
-            raise SandboxError("timeout", "the transform used up its CPU time and was stopped")
-        if sig == signal.SIGXFSZ:
-            raise SandboxError(
-                "output_size",
-                f"the transform wrote more output than the {limits.max_output_bytes} bytes allowed",
-            )
+    if run.oom_killed:
         raise SandboxError(
-            "crashed",
-            f"the sandboxed process was killed by signal {sig} (often: memory limit reached)",
+            "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
         )
-    if not state.get("ok"):
-        kind = str(state.get("kind") or "crashed")
-        message = str(state.get("message") or f"the sandbox exited with status {status}: {tail}")
-        if "File too large" in message or "EFBIG" in message:
-            kind, message = (
-                "output_size",
-                (
-                    f"the transform wrote more output than the "
-                    f"{limits.max_output_bytes} bytes allowed"
-                ),
-            )
-        elif kind == "memory" or any(
-            s in message for s in ("MemoryError", "Cannot allocate memory", "malloc of size")
-        ):
-            kind, message = (
-                "memory",
-                (f"the transform needed more than {limits.memory_mb} MB of memory"),
-            )
-        elif "Resource temporarily unavailable" in message or "BlockingIOError" in message:
-            kind = "forbidden"
-            message = f"the transform tried to start more than {limits.max_processes} processes"
-        elif any(
-            s in message
-            for s in (
-                "Network is unreachable",
-                "Connection refused",
-                "PermissionError",
-                "Read-only file system",
-            )
-        ):
-            kind = "forbidden"
-            message = f"the transform tried something the sandbox forbids: {message}"
-        raise SandboxError(kind, message)
-    out = outdir / "output.arrow"
-    if not out.exists():
+    _raise_for_signal(run.status, limits)
+    state = parse_status(read_slot(slots[STATUS], STATUS_MAX_BYTES))
+    if state is None or not state.ok:
+        kind = state.kind if state else "crashed"
+        tail = clean_bytes(run.log, 300)
+        message = (
+            state.message
+            if state and state.message
+            else (f"the sandbox exited with status {run.status}: {tail}")
+        )
+        raise SandboxError(*_classify(kind, message, run, limits))
+    data = read_slot(slots[OUTPUT], limits.max_output_bytes, too_big="output_size")
+    if not data:
         raise SandboxError("result_type", "the transform produced no output file")
-    if out.stat().st_size > limits.max_output_bytes:
+    return decode(data, limits, allow_nested=allow_nested, allow_dictionary=allow_dictionary)
+
+
+def _raise_for_signal(status: int | None, limits: Limits) -> None:
+    if status is None:
+        return
+    sig = -status if status < 0 else status - 128 if status > 128 else 0
+    if sig not in _FATAL:
+        return
+    if sig == signal.SIGXCPU:
+        raise SandboxError("timeout", "the transform used up its CPU time and was stopped")
+    if sig == signal.SIGXFSZ:
         raise SandboxError(
-            "output_size", f"the output is larger than {limits.max_output_bytes} bytes"
+            "output_size",
+            f"the transform wrote more output than the {limits.max_output_bytes} bytes allowed",
         )
-    try:
-        with ipc.open_file(str(out)) as reader:
-            if (
-                reader.num_record_batches
-                and sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
-                > limits.max_output_rows
-            ):
-                raise SandboxError(
-                    "output_size", f"the output has more than {limits.max_output_rows} rows"
-                )
-            return reader.read_all().to_pandas()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SandboxError(
-            "result_type", f"the output file is not valid Arrow data: {exc}"
-        ) from None
+    raise SandboxError(
+        "crashed",
+        f"the sandboxed process was killed by signal {sig} (often: memory limit reached)",
+    )
+
+
+def _classify(kind: str, message: str, run: RunResult, limits: Limits) -> tuple[str, str]:
+    """A kind and message for a failed run: the child's words are a hint, never the verdict."""
+    if kind == "output_size" or "File too large" in message or "EFBIG" in message:
+        return "output_size", (
+            f"the transform wrote more output than the {limits.max_output_bytes} bytes allowed"
+        )
+    if kind == "memory" or any(
+        s in message for s in ("MemoryError", "Cannot allocate memory", "malloc of size")
+    ):
+        return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
+    if (
+        run.pids_refused
+        or "Resource temporarily unavailable" in message
+        or ("BlockingIOError" in message)
+    ):
+        return (
+            "forbidden",
+            f"the transform tried to start more than {limits.max_processes} processes",
+        )
+    if any(
+        s in message
+        for s in (
+            "Network is unreachable",
+            "Connection refused",
+            "PermissionError",
+            "Read-only file system",
+        )
+    ):
+        return "forbidden", f"the transform tried something the sandbox forbids: {message}"
+    return kind, message
 
 
 def _validate(
@@ -238,7 +268,8 @@ def _validate(
         if missing:
             raise SandboxError(
                 "columns",
-                f"the result lacks column(s) {missing}; it has {list(result.columns)[:10]}",
+                f"the result lacks column(s) {missing}; "
+                f"it has {clean(list(result.columns)[:10], 300)}",
             )
     if same_row_count and len(result) != len(frame):
         raise SandboxError(

@@ -1,8 +1,10 @@
 """Runs *inside* the sandbox. Standalone on purpose: nothing of the project is mounted there.
 
-Reads /io/in/transform.py and /io/in/input.arrow, calls ``transform(df)``, writes
-/io/out/output.arrow and /io/out/status.json. A forged status cannot smuggle anything: the parent
-validates the output file itself.
+Reads <root>/in/transform.py and <root>/in/input.arrow (root: /io, or the first argument, which
+only the escape suite's unsandboxed detectors use), calls ``transform(df)``, writes the result to
+<root>/out/output.arrow and a small flat status to <root>/out/status.json. Both files exist
+already (the parent created them); nothing here is trusted by the parent, which checks the files
+themselves. Dictionary columns (pandas categoricals) are written as plain values, uncompressed.
 """
 
 import json
@@ -11,12 +13,13 @@ import traceback
 
 
 def main() -> int:
+    root = sys.argv[1] if len(sys.argv) > 1 else "/io"
     status: dict[str, object] = {"ok": False, "kind": "exception", "message": "did not finish"}
     try:
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
-        with open("/io/in/transform.py") as fh:
+        with open(f"{root}/in/transform.py") as fh:
             source = fh.read()
         try:
             code = compile(source, "transform.py", "exec")
@@ -29,7 +32,7 @@ def main() -> int:
         if not callable(fn):
             status.update(kind="contract", message="the code must define a function transform(df)")
             return 1
-        with ipc.open_file("/io/in/input.arrow") as reader:
+        with ipc.open_file(f"{root}/in/input.arrow") as reader:
             frame = reader.read_all().to_pandas()
         result = fn(frame)
         import pandas as pd
@@ -42,13 +45,22 @@ def main() -> int:
             return 1
         try:
             table = pa.Table.from_pandas(result, preserve_index=False)
+            for i, field in enumerate(table.schema):
+                if pa.types.is_dictionary(field.type):
+                    plain = table.column(i).cast(field.type.value_type)
+                    table = table.set_column(i, field.with_type(field.type.value_type), plain)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             status.update(
                 kind="result_type", message=f"the result's columns cannot be stored as data: {exc}"
             )
             return 1
-        with ipc.new_file("/io/out/output.arrow", table.schema) as writer:
-            writer.write_table(table)
+        try:
+            with open(f"{root}/out/output.arrow", "wb") as sink:
+                with ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+        except OSError as exc:  # the output tmpfs is full (or RLIMIT_FSIZE reached)
+            status.update(kind="output_size", message=f"writing the result failed: {exc}")
+            return 1
         status = {"ok": True, "rows": table.num_rows}
         return 0
     except MemoryError:
@@ -64,7 +76,7 @@ def main() -> int:
         return 1
     finally:
         try:
-            with open("/io/out/status.json", "w") as fh:
+            with open(f"{root}/out/status.json", "w") as fh:
                 json.dump(status, fh)
         except OSError:
             pass

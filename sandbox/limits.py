@@ -14,9 +14,14 @@ class Limits:
     timeout_s: float = MAX_TIMEOUT_S
     cpus: float = 1.0
     max_processes: int = 32
+    max_open_files: int = 256
     tmpfs_mb: int = 64
     max_output_rows: int = 10_000_000
     max_output_bytes: int = 512 * 1024 * 1024
+    max_columns: int = 512
+    # What the parent may spend turning the result into a DataFrame (an upper bound computed
+    # from the file's metadata is checked against it before anything is decoded).
+    max_decoded_mb: int = 1536
     max_log_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:

@@ -1,29 +1,38 @@
-"""Local backend: bubblewrap namespaces plus rlimits, no daemon and no root needed.
+"""Local backend: bubblewrap namespaces, a control group, rlimits and a seccomp allowlist.
 
 - namespaces: new mount, PID, network (loopback down: no network at all), IPC, UTS, cgroup;
-- file system: only the Python runtime, read-only, plus /io (input read-only, output writable)
-  and a size-capped tmpfs; the caller's home, project and secrets are simply not there;
+- file system: only the Python runtime, read-only, plus /io/in (read-only), the two exchange
+  files the parent created (bound one by one: the folder itself is never reachable, so nothing
+  can be planted next to them) and a size-capped tmpfs; /dev/zero is /dev/null (no shared
+  anonymous memory through it); the caller's home, project and secrets are simply not there;
 - identity: uid 65534 when the caller is root (``setpriv``, with no capabilities and
   no_new_privs), otherwise the caller's own uid mapped to 1000 in a user namespace;
-- limits: RLIMIT_DATA (memory), RLIMIT_CPU (CPU seconds), RLIMIT_NPROC (processes), RLIMIT_FSIZE
-  (output size), CPU affinity pinned to one core, a wall-clock timeout;
-- cleanup: the PID namespace dies with its init, taking every process the code started with it.
+- limits: a cgroup (memory with swap, CPU quota, pids) where one is writable, and always the
+  rlimits (RLIMIT_DATA, RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_NOFILE) with affinity
+  pinned to one core (the allowlist refuses changing it) as the second layer;
+- cleanup: on any end, every process of the cgroup is killed; the PID namespace dies with its
+  init, taking every process the code started with it.
 """
 
-import errno
 import os
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
+from sandbox import cgroups, seccomp_policy
+from sandbox.exchange import OUTPUT, STATUS
 from sandbox.limits import Limits
+from sandbox.run_result import RunResult
 
 NOBODY = 65534
+SANDBOX_UID = NOBODY  # who owns the exchange files when we are root
 
 
 def available() -> str | None:
@@ -90,6 +99,9 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
+        "--ro-bind",
+        "/dev/null",
+        "/dev/zero",
         "--perms",
         "1777",
         "--size",
@@ -107,9 +119,16 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
         "--ro-bind",
         str(indir),
         "/io/in",
-        "--bind",
-        str(outdir),
+        "--perms",
+        "0755",
+        "--dir",
         "/io/out",
+        "--bind",
+        str(outdir / OUTPUT),
+        f"/io/out/{OUTPUT}",
+        "--bind",
+        str(outdir / STATUS),
+        f"/io/out/{STATUS}",
         "--chdir",
         "/tmp",
         "--clearenv",
@@ -153,7 +172,7 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
     return args
 
 
-def preexec(limits: Limits) -> Callable[[], None]:
+def preexec(limits: Limits, group: cgroups.RunGroup | None) -> Callable[[], None]:
     uid = NOBODY if os.geteuid() == 0 else os.getuid()
     # RLIMIT_NPROC counts all processes of the (real) user: leave room for what already runs.
     nproc = limits.max_processes + _user_process_count(uid)
@@ -162,6 +181,8 @@ def preexec(limits: Limits) -> Callable[[], None]:
     fsize = limits.max_output_bytes
 
     def _apply() -> None:
+        if group is not None:
+            group.join()  # before anything else: every descendant inherits the group
         # RLIMIT_DATA counts what the code can actually fill (heap and private mappings), not
         # address space reserved by allocators, so 512 MB means 512 MB of data.
         resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
@@ -169,6 +190,8 @@ def preexec(limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        nofile = limits.max_open_files
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         try:
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         except (AttributeError, OSError):
@@ -177,85 +200,91 @@ def preexec(limits: Limits) -> Callable[[], None]:
     return _apply
 
 
-# System calls a data transform never needs and an escape usually does (Docker's default profile
-# refuses the same family). Refused with EPERM, so the code sees an ordinary error.
-DENIED_SYSCALLS = (
-    "ptrace",
-    "mount",
-    "umount2",
-    "unshare",
-    "setns",
-    "pivot_root",
-    "chroot",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "kexec_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "process_vm_readv",
-    "process_vm_writev",
-    "open_by_handle_at",
-    "name_to_handle_at",
-)
-
-
-def seccomp_filter() -> int | None:
-    """A file descriptor holding the compiled BPF filter, or None where libseccomp is absent."""
-    try:
-        import pyseccomp as seccomp
-
-        flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-        for name in DENIED_SYSCALLS:
-            flt.add_rule(seccomp.ERRNO(errno.EPERM), name)
-        handle = tempfile.TemporaryFile()
-        flt.export_bpf(handle)
-    except (ImportError, OSError, RuntimeError, ValueError):
-        return None
-    handle.seek(0)
-    fd = os.dup(handle.fileno())
-    handle.close()
-    return fd
-
-
-def run(limits: Limits, indir: Path, outdir: Path) -> tuple[int | None, bytes, bool]:
-    """(exit status or None on timeout, captured output, timed out)."""
+def run(limits: Limits, indir: Path, outdir: Path) -> RunResult:
+    """Run the child; the cgroup is created first and torn down (every process killed) after."""
     args = command(limits, indir, outdir)
-    bpf = seccomp_filter()
+    bpf = seccomp_policy.bpf_fd()
+    layers = ["rlimits"]
     if bpf is not None:
         args = [args[0], "--seccomp", str(bpf), *args[1:]]
+        layers.append("seccomp allowlist")
+    group, why = cgroups.create(limits)
+    layers.insert(0, why if group is not None else f"no cgroup: {why}")
     try:
-        return _run(args, limits, () if bpf is None else (bpf,))
+        status, log, timed_out = _run(args, limits, () if bpf is None else (bpf,), group)
+        if group is None:
+            return RunResult(status, log, timed_out, tuple(layers))
+        group.kill_all()
+        return RunResult(
+            status,
+            log,
+            timed_out,
+            tuple(layers),
+            oom_killed=group.oom_killed(),
+            pids_refused=group.pids_refused(),
+            peak_memory=group.peak_memory(),
+        )
     finally:
         if bpf is not None:
             os.close(bpf)
+        if group is not None:
+            group.remove()
 
 
-def _run(args: list[str], limits: Limits, fds: tuple[int, ...]) -> tuple[int | None, bytes, bool]:
+def _run(
+    args: list[str], limits: Limits, fds: tuple[int, ...], group: cgroups.RunGroup | None
+) -> tuple[int | None, bytes, bool]:
     proc = subprocess.Popen(
         args,
         pass_fds=fds,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        preexec_fn=preexec(limits),
+        preexec_fn=preexec(limits, group),
         start_new_session=True,
     )
+
+    def stop() -> None:
+        if group is not None:
+            group.kill_all()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     try:
-        out, _ = proc.communicate(timeout=limits.timeout_s)
-        return proc.returncode, out[: limits.max_log_bytes], False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return None, out[: limits.max_log_bytes], True
+        assert proc.stdout is not None
+        deadline = time.monotonic() + limits.timeout_s
+        log, ended = _drain(proc.stdout, deadline, limits.max_log_bytes)
+        try:  # output closed is not the end: the child may still run without it
+            if ended:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            ended = False
+        if not ended:
+            stop()
+            proc.wait()
+        return (proc.returncode if ended else None), log, not ended
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            stop()
             proc.wait()
+
+
+def _drain(pipe: IO[bytes], deadline: float, cap: int) -> tuple[bytes, bool]:
+    """Read the child's output until it closes or the deadline passes, keeping the last ``cap``
+    bytes (a child printing gigabytes costs us ``cap``, not gigabytes); (log, closed in time)."""
+    kept = bytearray()
+    fd = pipe.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                return bytes(kept), False
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return bytes(kept), True
+            kept += chunk
+            if len(kept) > 2 * cap:
+                del kept[:-cap]

@@ -210,7 +210,7 @@ def test_every_call_is_audited() -> None:
 
 
 def test_escape_syscalls_are_refused_by_seccomp() -> None:
-    from sandbox.local_backend import seccomp_filter
+    from sandbox.seccomp_policy import bpf_fd as seccomp_filter
 
     fd = seccomp_filter()
     if fd is None:
