@@ -254,3 +254,16 @@ def rejected_ids(conn: Any, schema: str, entity: str) -> list[int]:
         (entity,),
     ).fetchall()
     return [int(r[0]) for r in rows if str(r[0]).lstrip("-").isdigit()]
+
+
+def move_to_rejected(conn: Any, schema: str, table: str, rows: int) -> None:
+    """Rows counted as migrated by the table's last load that were taken out again (orphans
+    of a deferred reference): the progress log says so."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {s}.migration_control SET records_processed = records_processed - %s, "
+            "records_rejected = records_rejected + %s WHERE id = (SELECT max(id) FROM "
+            "{s}.migration_control WHERE table_name = %s AND phase = 'execution')"
+        ).format(s=sql.Identifier(schema)),
+        (rows, rows, table),
+    )

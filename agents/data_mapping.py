@@ -407,7 +407,7 @@ def propose_table(
         )
         if key_kind == "integer":
             used.add(scol.name)  # a natural key may also be kept, in a column for the code
-        if tcol.data_type == "uuid" and (key_kind == "natural" or scol.data_type == "integer"):
+        if tcol.data_type == "uuid":
             what = (
                 "integer legacy key"
                 if key_kind == "integer"

@@ -30,7 +30,7 @@ from psycopg import sql
 
 from agents import bookkeeping, constraints, pgbinary, pgcsv, pgpipe
 from agents.db import connect, qualified, regclass_text, scalar
-from agents.engine import keys
+from agents.engine import keys, references
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
 from agents.models import Filter, TableInfo, TableMapping
@@ -328,7 +328,10 @@ class _Writer:
                 "that re-runs update instead of duplicating",
                 path=f"mappings/{target.name}.yaml",
             )
-        others = [c for c in self.cols if c != pk]
+        # Deferred references are set after the load (agents.engine.references): an upsert
+        # leaves them as they are instead of blanking them on every re-run.
+        deferred = {r.target for r in mapping.columns if r.kind == "fk" and r.defer}
+        others = [c for c in self.cols if c != pk and c not in deferred]
         conflict: sql.Composable = sql.SQL("DO NOTHING")
         if others:
             conflict = sql.SQL(
@@ -859,9 +862,17 @@ def migrate_table(
         if run_code is None and any(r.kind == "code" for r in mapping.columns):
             run_code = sandbox_runner(lconn, tschema, mapping.target, tag)
 
+        later = frozenset(r.target for r in references.deferred_rules(mapping))
+
         def transform(page: pa.Table) -> tuple[BatchResult, _Payload | None]:
             res = apply_mapping(
-                page, mapping, target, seed=seed, resolve_fk=resolve, run_code=run_code
+                page,
+                mapping,
+                target,
+                seed=seed,
+                resolve_fk=resolve,
+                run_code=run_code,
+                deferred=later,
             )
             return res, writer.prepare(res)
 
@@ -903,6 +914,21 @@ def migrate_table(
             if not coordinated:
                 writer.key_parked = False
                 _restore_keys(tconn, tschema, target.name)
+            if key_range is None and any(
+                r.fk_target == mapping.target for r in references.deferred_rules(mapping)
+            ):
+                # Self-references: every parent is in now, whatever the row order.
+                done_refs = references.complete_references(
+                    source_dsn,
+                    target_dsn,
+                    mapping,
+                    (settings.source_schema, tschema),
+                    role=settings.target_role,
+                    run_tag=tag,
+                    parents={mapping.target},
+                )
+                migrated -= done_refs.rejected
+                rejected += done_refs.rejected
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
                 msg = (

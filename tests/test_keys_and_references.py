@@ -1,0 +1,131 @@
+"""Legacy keys of every kind and references that point backwards, in one run.
+
+The legacy side is what real databases hold: quoted UPPER_CASE names in a schema of their own,
+a ``char(3)`` code as key, ``numeric(6)`` ids, a composite key, a self-reference whose rows come
+before their parents, and a reference to a parent that does not exist.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, execute, query
+
+LEGACY = """
+CREATE SCHEMA "HR";
+CREATE TABLE "HR"."DEPT" ("DEPT_CODE" char(3) PRIMARY KEY, "DEPT_NAME" varchar(40) NOT NULL);
+CREATE TABLE "HR"."EMP" (
+  "EMP_NO" numeric(6) PRIMARY KEY,
+  "FULL_NAME" varchar(60) NOT NULL,
+  "DEPT_CODE" char(3) NOT NULL REFERENCES "HR"."DEPT",
+  "BOSS_NO" numeric(6)
+);
+CREATE TABLE "HR"."EMP_SKILL" (
+  "EMP_NO" numeric(6) REFERENCES "HR"."EMP",
+  "SKILL" varchar(20),
+  "LEVEL" smallint NOT NULL,
+  PRIMARY KEY ("EMP_NO", "SKILL")
+);
+INSERT INTO "HR"."DEPT" VALUES ('ENG', 'Engineering'), ('OPS', 'Operations');
+-- children before parents, three levels deep; 107's boss never existed
+INSERT INTO "HR"."EMP" VALUES
+  (105, 'Dana Leaf', 'ENG', 104), (104, 'Cy Branch', 'ENG', 102), (103, 'Bo Stem', 'OPS', 101),
+  (102, 'Al Trunk', 'ENG', 101), (101, 'Root Boss', 'OPS', NULL), (107, 'Lost Soul', 'OPS', 999);
+ALTER TABLE "HR"."EMP" ADD FOREIGN KEY ("BOSS_NO") REFERENCES "HR"."EMP" NOT VALID;
+INSERT INTO "HR"."EMP_SKILL" VALUES (105, 'sql', 3), (105, 'python', 2), (102, 'sql', 5);
+"""
+
+REDESIGN = """
+CREATE TABLE departments (id uuid PRIMARY KEY, dept_code text NOT NULL, dept_name text NOT NULL);
+CREATE TABLE employees (
+  id uuid PRIMARY KEY,
+  full_name text NOT NULL,
+  department_id uuid NOT NULL REFERENCES departments(id),
+  boss_id uuid REFERENCES employees(id)
+);
+CREATE TABLE employee_skills (
+  id uuid PRIMARY KEY,
+  employee_id uuid NOT NULL REFERENCES employees(id),
+  skill text NOT NULL,
+  level integer NOT NULL
+);
+"""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "migration_assets.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
+    make_db, tmp_path: Path
+) -> None:
+    src, tgt = make_db("hr"), make_db("hr_new")
+    execute(src, LEGACY)
+    execute(tgt, REDESIGN)
+    project = tmp_path / "hr"
+    planned = _cli("plan", "--source", src, "--target", tgt, "--project", str(project))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    # One orphan in six rows is above the default 5% reject threshold: the owner accepts it.
+    settings = project / "project.yaml"
+    settings.write_text(
+        settings.read_text().replace("max_reject_ratio: 0.05", "max_reject_ratio: 0.2")
+    )
+    ran = _cli("run", "--project", str(project), "--yes")
+    report = json.loads((project / "report.json").read_text())
+    tables = {t["target"]: t for t in report["tables"]}
+    # The orphan is the only reject; everything else arrived in this one run.
+    assert {
+        t: (r["rows_source"], r["rows_migrated"], r["rows_rejected"]) for t, r in tables.items()
+    } == {
+        "departments": (2, 2, 0),
+        "employees": (6, 5, 1),
+        "employee_skills": (3, 3, 0),
+    }
+    reasons = query(tgt, "SELECT reason FROM migration_rejects WHERE entity_type = 'employees'")
+    assert len(reasons) == 1 and "boss_id" in reasons[0][0] and "not migrated" in reasons[0][0]
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    # Every hierarchy level resolved, whatever the row order: boss names as in the legacy data.
+    assert query(
+        tgt,
+        "SELECT e.full_name, b.full_name FROM employees e LEFT JOIN employees b ON b.id = e.boss_id "
+        "ORDER BY 1",
+    ) == query(
+        src,
+        'SELECT e."FULL_NAME", b."FULL_NAME" FROM "HR"."EMP" e '
+        'LEFT JOIN "HR"."EMP" b ON b."EMP_NO" = e."BOSS_NO" '
+        'WHERE e."EMP_NO" <> 107 ORDER BY 1',
+    )
+    # A char code key: kept in the column meant for it and resolved as a reference.
+    assert query(
+        tgt,
+        "SELECT e.full_name, d.dept_code, d.dept_name FROM employees e "
+        "JOIN departments d ON d.id = e.department_id ORDER BY 1",
+    ) == query(
+        src,
+        'SELECT e."FULL_NAME", d."DEPT_CODE"::text, d."DEPT_NAME" FROM "HR"."EMP" e '
+        'JOIN "HR"."DEPT" d USING ("DEPT_CODE") WHERE e."EMP_NO" <> 107 ORDER BY 1',
+    )
+    # A composite key: one UUID per (employee, skill), its parts readable in the mappings.
+    assert query(
+        tgt,
+        "SELECT e.full_name, s.skill, s.level FROM employee_skills s "
+        "JOIN employees e ON e.id = s.employee_id ORDER BY 1, 2",
+    ) == [("Al Trunk", "sql", 5), ("Dana Leaf", "python", 2), ("Dana Leaf", "sql", 3)]
+    keys = query(
+        tgt,
+        "SELECT legacy_key FROM migration_mappings WHERE entity_type = 'employee_skills' "
+        "ORDER BY 1",
+    )
+    assert [json.loads(k) for (k,) in keys] == [["102", "sql"], ["105", "python"], ["105", "sql"]]
+    # Stable across runs: a second run changes no UUID and no row.
+    before = query(tgt, "SELECT * FROM employees ORDER BY id")
+    again = _cli("run", "--project", str(project), "--yes")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert query(tgt, "SELECT * FROM employees ORDER BY id") == before
