@@ -94,8 +94,8 @@ def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
     # Every hierarchy level resolved, whatever the row order: boss names as in the legacy data.
     assert query(
         tgt,
-        "SELECT e.full_name, b.full_name FROM employees e LEFT JOIN employees b ON b.id = e.boss_id "
-        "ORDER BY 1",
+        "SELECT e.full_name, b.full_name FROM employees e "
+        "LEFT JOIN employees b ON b.id = e.boss_id ORDER BY 1",
     ) == query(
         src,
         'SELECT e."FULL_NAME", b."FULL_NAME" FROM "HR"."EMP" e '
