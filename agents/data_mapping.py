@@ -11,6 +11,7 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 from dataclasses import dataclass, field
 from typing import Literal
 
+import psycopg
 from psycopg import sql
 
 from agents.advisors import (
@@ -393,6 +394,7 @@ def propose_table(
     used: set[str] = set()
     key_source = key_target = None
     pairs = {tp.target: tp.source for tp in ctx.plan.tables}
+    set_after = {p for tp in ctx.plan.tables if tp.target == tgt.name for p in tp.set_after}
 
     # 1. Primary key: any legacy key (integer, code, UUID, composite, or a unique column set
     # found in the data) becomes the target's UUID key, derived from the key's values.
@@ -455,7 +457,8 @@ def propose_table(
                     ref_sources=cols if len(cols) > 1 else [],
                     ref_kind=ref_kind,
                     fk_target=fk.ref_table,
-                    defer=fk.ref_table == tgt.name and tgt.column(tcol_name).nullable,
+                    defer=(fk.ref_table == tgt.name or fk.ref_table in set_after)
+                    and tgt.column(tcol_name).nullable,
                     confidence=conf,
                     rationale=f"{src.name}.{', '.join(cols)} -> {parent_source}: {why}",
                 )
@@ -522,6 +525,9 @@ def propose_table(
         if tcol.name in chosen:
             sname, score, name, why = chosen[tcol.name]
             rule, more = _rule_for(ctx, tgt, src, tcol, src.column(sname), score, name, why)
+            if rule.kind == "copy":
+                rule, lossy = _narrowing(ctx, tgt, src, tcol, src.column(sname), rule)
+                more = [*more, *lossy]
             rules.append(rule)
             decisions.extend(more)
         elif not tcol.nullable and not tcol.has_default:
@@ -644,6 +650,86 @@ def _rule_for(
         confidence=min(conf, 0.6),
         rationale=why + f"; {s} into {t} relies on PostgreSQL's cast",
     ), []
+
+
+def _narrowing(
+    ctx: MappingContext,
+    tgt: TableInfo,
+    src: TableInfo,
+    tcol: ColumnInfo,
+    scol: ColumnInfo,
+    rule: ColumnRule,
+) -> tuple[ColumnRule, list[Decision]]:
+    """A copy into another SQL type: PostgreSQL's own cast decides, so ask it, over every
+    legacy value, which ones do not survive the round trip (time of day dropped, a numeric
+    rounded, text cut to ``varchar(n)``, a zone assumed). None: the copy is exact. Some: the
+    cast moves into the source query (so the checks compare what the mapping promised) and
+    the owner decides, with the count and examples; a value the cast refuses is reported too.
+    """
+    s_type, t_type = scol.sql_type, tcol.sql_type
+    if not s_type or not t_type or s_type == t_type:
+        return rule, []
+    c = sql.Identifier(scol.name)
+    lost = sql.SQL("{c} IS NOT NULL AND {c}::{t}::{s} IS DISTINCT FROM {c}").format(
+        c=c, t=sql.SQL(t_type), s=sql.SQL(s_type)
+    )
+    try:
+        with connect(ctx.source_dsn, read_only=True) as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT count(*) FILTER (WHERE {lost}), "
+                    "(array_agg(DISTINCT {c}::text) FILTER (WHERE {lost}))[1:3] FROM {t}"
+                ).format(lost=lost, c=c, t=qualified(ctx.source.schema_name, src.name))
+            ).fetchone()
+    except psycopg.Error as exc:
+        why = str(exc).strip().splitlines()[0]
+        return rule.model_copy(
+            update={"confidence": min(rule.confidence, 0.5), "rationale": rule.rationale}
+        ), [
+            Decision(
+                id=f"{tgt.name}.{tcol.name}.cast",
+                about="cast",
+                column=tcol.name,
+                question=(
+                    f"Some legacy {src.name}.{scol.name} values ({s_type}) cannot become "
+                    f"{t_type}: PostgreSQL says: {why}. Those rows will be rejected with that "
+                    "reason; accept, or change the mapping?"
+                ),
+                options=["accept"],
+                proposed="accept",
+                confidence=0.5,
+                rationale=f"{s_type} into {t_type} fails for some values",
+            )
+        ]
+    count, examples = (int(row[0]), list(row[1] or [])) if row else (0, [])
+    if count == 0:
+        return rule.model_copy(
+            update={"rationale": rule.rationale + f"; every value survives {s_type} -> {t_type}"}
+        ), []
+    shown = ", ".join(repr(e) for e in examples)
+    return rule.model_copy(
+        update={
+            "cast": t_type,
+            "source_type": s_type,
+            "confidence": min(rule.confidence, 0.5),
+            "rationale": rule.rationale + f"; {count} values lose information as {t_type}",
+        }
+    ), [
+        Decision(
+            id=f"{tgt.name}.{tcol.name}.cast",
+            about="cast",
+            column=tcol.name,
+            question=(
+                f"{count} legacy {src.name}.{scol.name} values lose information when cast from "
+                f"{s_type} to {t_type} (for example {shown}). Accept the cast, or reject those "
+                "rows?"
+            ),
+            options=["accept", "reject"],
+            proposed="accept",
+            confidence=0.5,
+            rationale=f"{s_type} does not fit {t_type} exactly",
+        )
+    ]
 
 
 def _sibling_text(ctx: MappingContext, src: TableInfo, column: str) -> dict[str, str]:

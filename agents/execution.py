@@ -117,6 +117,12 @@ def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -
                 f"{rule.target}: source column {rule.source} does not exist in {source.name}",
                 path=where,
             )
+        if rule.cast is not None and rule.cast != target.column(rule.target).sql_type:
+            raise MappingError(
+                f"{rule.target}: cast {rule.cast!r} is not the target column's type "
+                f"({target.column(rule.target).sql_type})",
+                path=where,
+            )
         labels = target.column(rule.target).enum_labels
         if rule.kind == "enum" and labels:
             bad = sorted({v for v in rule.value_map.values() if v is not None} - set(labels))
@@ -163,6 +169,16 @@ def computed_columns(mapping: TableMapping) -> list[tuple[str, sql.Composable]]:
         for r in mapping.columns
         if r.kind == "fk" and r.ref_kind == "natural" and r.source
     )
+    for r in mapping.columns:
+        if r.kind == "copy" and r.cast and r.source:
+            out.append((keys.cast_column(r.target), keys.cast_expr(r.source, r.cast)))
+            if r.reject_lossy and r.source_type:
+                out.append(
+                    (
+                        keys.lossy_column(r.target),
+                        keys.lossy_expr(r.source, r.cast, r.source_type),
+                    )
+                )
     return out
 
 

@@ -30,6 +30,9 @@ class ColumnInfo(Model):
     domain: str | None = Field(
         default=None, description="The domain the column is declared with, if any"
     )
+    sql_type: str | None = Field(
+        default=None, description="The type as PostgreSQL prints it (format_type), domains resolved"
+    )
 
 
 class ForeignKeyInfo(Model):
@@ -129,9 +132,27 @@ class ColumnRule(Model):
     code: str | None = Field(default=None, description="code: Python defining transform(df)")
     confidence: float = Field(default=1.0, description="0..1, how sure the agent is")
     rationale: str = Field(default="", description="Evidence behind the rule")
+    cast: str | None = Field(
+        default=None,
+        description="copy: the target's SQL type the legacy value is cast to in the source query "
+        "(a narrowing cast; the plan says how many values lose information); must equal the "
+        "target column's type",
+    )
+    source_type: str | None = Field(
+        default=None, description="copy with cast: the legacy column's SQL type"
+    )
+    reject_lossy: bool = Field(
+        default=False,
+        description="copy with cast: reject the rows whose value the cast would change",
+    )
+    unanswered: str | None = Field(
+        default=None,
+        description="Set by a run with --yes for a required column whose decision nobody "
+        "answered: every row is rejected with this question as its reason",
+    )
 
 
-DecisionAbout = Literal["value", "source", "constant", "format", "pairing"]
+DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast"]
 
 
 class Decision(Model):
@@ -186,6 +207,11 @@ class TablePlan(Model):
     target: str = Field(description="Target table")
     source: str | None = Field(description="Primary source table, None if unpaired")
     depends_on: list[str] = Field(default_factory=list, description="Targets loaded before")
+    set_after: list[str] = Field(
+        default_factory=list,
+        description="Targets of a foreign-key cycle loaded after this one: references to them "
+        "are set once they are in (insert, then set)",
+    )
     rows_estimate: int = Field(default=0, description="Source rows")
     batch_size: int = Field(default=50_000, description="Rows per committed batch")
     partitions: list[str] = Field(

@@ -57,23 +57,41 @@ def pair_tables(
     return pairs
 
 
-def load_order(target: DatabaseSchema) -> list[str]:
-    """Targets sorted so that every FK parent comes first; self-references are ignored here."""
+def load_order(target: DatabaseSchema) -> tuple[list[str], dict[str, list[str]]]:
+    """Targets sorted so that every FK parent comes first, and the references set later.
+
+    Self-references are set after their own table loads (see agents.engine.references). A
+    cycle between tables is broken at a foreign key whose columns are nullable: that table
+    loads first with the reference empty, and it is set once the parent is in (insert, then
+    set). Returns (order, {table: parents whose references to it are set later}).
+    """
     graph: nx.DiGraph = nx.DiGraph()
+    breakable: dict[tuple[str, str], bool] = {}
     for t in target.tables:
         graph.add_node(t.name)
         for fk in t.foreign_keys:
             if fk.ref_table != t.name and target.has_table(fk.ref_table):
                 graph.add_edge(fk.ref_table, t.name)
-    try:
-        return list(nx.lexicographical_topological_sort(graph))
-    except nx.NetworkXUnfeasible:
-        cycle = nx.find_cycle(graph)
-        raise PlanningError(
-            "the target's foreign keys form a cycle ("
-            + " -> ".join(a for a, _ in cycle)
-            + "); make one of them DEFERRABLE or nullable so it can be filled in a second pass"
-        ) from None
+                nullable = all(t.column(c).nullable for c in fk.columns)
+                edge = (fk.ref_table, t.name)
+                breakable[edge] = breakable.get(edge, True) and nullable
+    later: dict[str, list[str]] = {}
+    while True:
+        try:
+            return list(nx.lexicographical_topological_sort(graph)), later
+        except nx.NetworkXUnfeasible:
+            cycle = [(a, b) for a, b in nx.find_cycle(graph)]
+            options = sorted(e for e in cycle if breakable.get(e))
+            if not options:
+                raise PlanningError(
+                    "the target's foreign keys form a cycle ("
+                    + " -> ".join(a for a, _ in cycle)
+                    + "), and every one of them is NOT NULL; make one of them nullable so "
+                    "that it can be set after both tables are loaded"
+                ) from None
+            parent, child = options[0]
+            graph.remove_edge(parent, child)
+            later.setdefault(child, []).append(parent)
 
 
 def batch_size_for(table: TableInfo) -> int:
@@ -94,7 +112,7 @@ def batch_size_for(table: TableInfo) -> int:
 
 def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
     pairs = pair_tables(source, target)
-    order = load_order(target)
+    order, later = load_order(target)
     tables = []
     warnings = []
     for name in order:
@@ -104,7 +122,9 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
             {
                 fk.ref_table
                 for fk in t.foreign_keys
-                if fk.ref_table != name and target.has_table(fk.ref_table)
+                if fk.ref_table != name
+                and target.has_table(fk.ref_table)
+                and fk.ref_table not in later.get(name, [])
             }
         )
         src_info = source.table(src) if src else None
@@ -113,6 +133,7 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
                 target=name,
                 source=src,
                 depends_on=deps,
+                set_after=sorted(later.get(name, [])),
                 rows_estimate=src_info.row_count if src_info else 0,
                 batch_size=batch_size_for(src_info) if src_info else 50_000,
                 confidence=conf,

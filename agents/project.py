@@ -275,15 +275,30 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
     order = [r.target for r in mapping.columns]
     for d in mapping.decisions:
         answer = d.answer if d.answer is not None else (d.proposed if accept_proposals else None)
-        if answer is None or d.column is None:
+        if d.column is None:
             continue
-        if d.options and answer not in d.options and d.about in ("value", "format"):
+        if answer is None:
+            if accept_proposals and d.about in ("source", "constant") and d.column not in rules:
+                # Never a guess: the rows this column needs are rejected, with the question.
+                rules[d.column] = ColumnRule(
+                    target=d.column,
+                    kind="constant",
+                    value=None,
+                    rationale=f"open decision {d.id}",
+                    unanswered=f"open decision {d.id}: {d.question} (answer it in "
+                    f"mappings/{mapping.target}.yaml and re-run)",
+                )
+                order.append(d.column)
+            continue
+        if d.options and answer not in d.options and d.about in ("value", "format", "cast"):
             raise MappingError(f"decision {d.id}: answer '{answer}' is not one of {d.options}")
         rule = rules.get(d.column)
         if d.about == "value" and rule is not None and d.key is not None:
             rules[d.column] = rule.model_copy(
                 update={"value_map": {**rule.value_map, d.key: answer}}
             )
+        elif d.about == "cast" and rule is not None:
+            rules[d.column] = rule.model_copy(update={"reject_lossy": answer == "reject"})
         elif d.about == "format" and rule is not None:
             rules[d.column] = rule.model_copy(
                 update={"formats": [answer] + [f for f in rule.formats if f != answer]}

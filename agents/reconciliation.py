@@ -92,7 +92,9 @@ def aggregate_pairs(
         ]
     if rule.kind != "copy" or not rule.source or scol is None:
         return []
-    s = sql.Identifier(rule.source)
+    s = keys.cast_expr(rule.source, rule.cast) if rule.cast else sql.Identifier(rule.source)
+    if rule.cast:  # compared as the target's type: what the mapping promised
+        scol = tcol
     count = Pair(rule.target, sql.SQL("count({})").format(s), sql.SQL("count({})").format(t))
     fam = tcol.data_type
     if fam in ("numeric", "float") or (fam == "integer" and scol.data_type == "integer"):

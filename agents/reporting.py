@@ -18,26 +18,31 @@ def assemble_report(inputs: RunInputs) -> MigrationReport:
     src_dsn, tgt_dsn = inputs.project.dsns()
     schema = inputs.settings.target_schema
     tables = []
+    failed: dict[str, str] = {}  # target -> why it did not complete
+    needs = {tp.target: [*tp.depends_on, *tp.set_after] for tp in inputs.plan.tables}
     for target in inputs.plan.order:
         mapping = inputs.mappings.get(target)
         if mapping is None:
             continue
+        blocker = next((d for d in needs.get(target, []) if d in failed), None)
         c = counts(src_dsn, tgt_dsn, inputs.settings, mapping)
         with connect(tgt_dsn, read_only=True) as conn:
             latest = {n: (p, d) for n, p, d in bookkeeping.latest_checks(conn, schema, target)}
             control = bookkeeping.latest_control(conn, schema, target)
             samples = bookkeeping.reject_samples(conn, schema, target)
         checks = []
+        not_run = "not run"
         if control and control[0] != "completed":
-            checks.append(
-                CheckOutcome(
-                    name="execution",
-                    passed=False,
-                    detail=f"{control[0]}: {control[1] or 'no detail'}",
-                )
-            )
+            failed[target] = f"{control[0]}: {control[1] or 'no detail'}"
+            checks.append(CheckOutcome(name="execution", passed=False, detail=failed[target]))
+        elif control is None and blocker is not None:
+            not_run = f"not run: blocked by {blocker}, which did not complete"
+            failed[target] = not_run
+            checks.append(CheckOutcome(name="execution", passed=False, detail=not_run))
+        elif control is None:
+            failed[target] = not_run
         for name in CHECK_NAMES:
-            passed, detail = latest.get(name, (False, "not run"))
+            passed, detail = latest.get(name, (False, not_run))
             checks.append(CheckOutcome(name=name, passed=passed, detail=detail))
         tables.append(
             TableReport(

@@ -123,6 +123,24 @@ def _user_tables(conn: Any, schemas: list[str] | None, managed: bool) -> list[tu
     return out
 
 
+def _all_sql_types(conn: Any) -> dict[tuple[str, str, str], str]:
+    """Every user column's type as PostgreSQL prints it, a domain by its base type."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, a.attname, "
+        "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
+        "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
+        "AND left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
+    ).fetchall()
+    return {(str(s), str(t), str(c)): str(f) for s, t, c, f in rows}
+
+
+def _sql_types(types: dict[tuple[str, str, str], str], schema: str, table: str) -> dict[str, str]:
+    return {c: f for (s, t, c), f in types.items() if s == schema and t == table}
+
+
 def _column_info(col: Any) -> ColumnInfo:
     typ = col["type"]
     family = type_family(typ)
@@ -162,13 +180,18 @@ def introspect(
             raw = sa_conn.connection.driver_connection
             assert raw is not None
             found = _user_tables(raw, schemas, managed)
+            raw_types = _all_sql_types(raw)
         tables = []
         for s, name in found:
 
             def pname(table: str, in_schema: str | None = None, _s: str = s) -> str:
                 return project_name(in_schema or _s, table, schema)
 
-            columns = [_column_info(col) for col in insp.get_columns(name, schema=s)]
+            types = _sql_types(raw_types, s, name)
+            columns = [
+                _column_info(col).model_copy(update={"sql_type": types.get(col["name"])})
+                for col in insp.get_columns(name, schema=s)
+            ]
             pk = insp.get_pk_constraint(name, schema=s).get("constrained_columns") or []
             fks = [
                 ForeignKeyInfo(

@@ -131,7 +131,17 @@ def apply_mapping(
         if rule.kind == "code":
             continue  # applied below, on the whole frame
         src = _text(batch.column(rule.source or ""))
-        if rule.kind == "copy":
+        if rule.kind == "copy" and rule.cast:
+            if rule.reject_lossy:
+                flag = _text(batch.column(keys.lossy_column(rule.target)))
+                fail(
+                    np.asarray(pc.equal(flag, "t").fill_null(False).to_numpy(zero_copy_only=False)),
+                    f"would lose information as {rule.cast} (the reviewer chose to reject those)",
+                    rule,
+                    src,
+                )
+            out[rule.target] = _text(batch.column(keys.cast_column(rule.target)))
+        elif rule.kind == "copy":
             out[rule.target] = src
         elif rule.kind == "fk" and rule.target in deferred:
             out[rule.target] = pa.nulls(n, pa.string())
@@ -202,7 +212,9 @@ def apply_mapping(
 
     # Required columns that ended up empty.
     for rule in mapping.columns:
-        if not target.column(rule.target).nullable:
+        if rule.unanswered and not target.column(rule.target).nullable:
+            fail(np.ones(n, dtype=bool), f"{rule.target}: {rule.unanswered}")
+        elif not target.column(rule.target).nullable:
             empty = np.asarray(out[rule.target].is_null().to_numpy(zero_copy_only=False))
             fail(empty, f"{rule.target} is required but has no value")
 

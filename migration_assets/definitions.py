@@ -30,14 +30,25 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
     targets = [t for t in plan.order if t in mappings]
     parents = {tp.target: [d for d in tp.depends_on if d in mappings] for tp in plan.tables}
     partitions = {tp.target: tp.partitions for tp in plan.tables if tp.partitions}
+    set_after = {
+        tp.target: [p for p in tp.set_after if p in mappings]
+        for tp in plan.tables
+        if any(p in mappings for p in tp.set_after)
+    }
     for t in targets:
         assets.append(build_mapping_asset(t, mappings[t].source))
         assets.append(
-            build_target_asset(t, mappings[t].source, parents.get(t, []), partitions.get(t))
+            build_target_asset(
+                t,
+                mappings[t].source,
+                parents.get(t, []),
+                partitions.get(t),
+                validated_later=t in set_after,
+            )
         )
-        if t in partitions:
-            assets.append(build_validation_asset(t))
-    assets.append(build_report_asset(targets, partitioned=sorted(partitions)))
+        if t in partitions or t in set_after:
+            assets.append(build_validation_asset(t, set_after.get(t)))
+    assets.append(build_report_asset(targets, partitioned=sorted(set(partitions) | set(set_after))))
     by_source: dict[str, list[str]] = {}
     for t in targets:
         by_source.setdefault(mappings[t].source, []).append(t)

@@ -11,6 +11,7 @@ import dagster as dg
 
 from agents import bookkeeping
 from agents.db import connect
+from agents.engine.references import complete_references
 from agents.errors import MigrationError
 from agents.execution import ExecutionSettings, apply_deletes, finish_ranges, migrate_table
 from agents.models import CheckOutcome
@@ -75,18 +76,25 @@ def _samples_md(samples: list[dict[str, str]]) -> dg.MetadataValue:
 
 
 def build_target_asset(
-    target: str, source: str, parents: list[str], partitions: list[str] | None = None
+    target: str,
+    source: str,
+    parents: list[str],
+    partitions: list[str] | None = None,
+    *,
+    validated_later: bool = False,
 ) -> dg.AssetsDefinition:
     """One target table; with ``partitions``, one key range per partition (a backfill runs
-    them in parallel, one run each) and validation moves to ``validation/<target>``."""
+    them in parallel, one run each) and validation moves to ``validation/<target>``, as it
+    does when ``validated_later`` (references of a foreign-key cycle set after another table)."""
     partitioned = bool(partitions)
+    later = partitioned or validated_later
 
     @dg.asset(
         key=target_key(target),
         deps=[mapping_key(target), legacy_key(source), *map(target_key, parents)],
         group_name="target",
         kinds={"postgres"},
-        check_specs=None if partitioned else check_specs(target),
+        check_specs=None if later else check_specs(target),
         partitions_def=dg.StaticPartitionsDefinition(partitions) if partitions else None,
         backfill_policy=dg.BackfillPolicy.multi_run(1) if partitioned else None,
         description=f"Target table {target}, migrated from legacy {source}"
@@ -159,7 +167,7 @@ def build_target_asset(
                 round(run.rows_read / run.seconds, 1) if run.seconds else 0.0
             ),
         }
-        if partitioned:
+        if later:
             return dg.MaterializeResult(metadata=load)
         c, outcomes, samples = _validate_and_record(
             inputs, target, settings, legacy_db.dsn, target_db.dsn
@@ -176,12 +184,13 @@ def build_target_asset(
     return _target
 
 
-def build_validation_asset(target: str) -> dg.AssetsDefinition:
-    """Whole-table checks of a partitioned target, once all its partitions are loaded."""
+def build_validation_asset(target: str, set_after: list[str] | None = None) -> dg.AssetsDefinition:
+    """Whole-table checks of a target once all its partitions are loaded, and once the tables
+    of its foreign-key cycle are in (``set_after``): their references are set first."""
 
     @dg.asset(
         key=validation_key(target),
-        deps=[target_key(target)],
+        deps=[target_key(target), *(target_key(t) for t in set_after or [])],
         group_name="validation",
         kinds={"postgres"},
         check_specs=check_specs(target, validation_key(target)),
@@ -197,6 +206,23 @@ def build_validation_asset(target: str) -> dg.AssetsDefinition:
         settings = _settings(context, inputs, target, target_db.role)
         try:  # keys a coordinator parked for the ranges are rebuilt before anything is checked
             finish_ranges(target_db.dsn, inputs.target.table(target), settings)
+            if set_after:
+                done = complete_references(
+                    legacy_db.dsn,
+                    target_db.dsn,
+                    inputs.mappings[target],
+                    (settings.source_schema, settings.target_schema),
+                    role=target_db.role,
+                    run_tag=f"{settings.run_id}:{target}:references",
+                    parents=set(set_after),
+                )
+                context.log.info(
+                    "%s: %d references to %s set, %d orphans rejected",
+                    target,
+                    done.updated,
+                    ", ".join(set_after),
+                    done.rejected,
+                )
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc
         c, outcomes, samples = _validate_and_record(

@@ -28,6 +28,29 @@ def ref_column(target_column: str) -> str:
     return f"__dbm_ref:{target_column}"
 
 
+def cast_column(target_column: str) -> str:
+    """The page column holding a legacy value cast to its target's type."""
+    return f"__dbm_cast:{target_column}"
+
+
+def lossy_column(target_column: str) -> str:
+    """The page column saying whether that cast changed the value."""
+    return f"__dbm_lossy:{target_column}"
+
+
+def cast_expr(column: str, sql_type: str) -> sql.Composable:
+    """``column::type``; ``sql_type`` is a catalog type name (checked against the target's
+    ``format_type`` before anything runs, never free text)."""
+    return sql.SQL("{}::{}").format(sql.Identifier(column), sql.SQL(sql_type))
+
+
+def lossy_expr(column: str, sql_type: str, source_type: str) -> sql.Composable:
+    c = sql.Identifier(column)
+    return sql.SQL("({c} IS NOT NULL AND {c}::{t}::{s} IS DISTINCT FROM {c})").format(
+        c=c, t=sql.SQL(sql_type), s=sql.SQL(source_type)
+    )
+
+
 def _text(columns: Sequence[str]) -> sql.Composable:
     parts = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns]
     if len(parts) == 1:
