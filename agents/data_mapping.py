@@ -346,6 +346,39 @@ def _fk_source_column(
     return best
 
 
+def _key_home(
+    tgt: TableInfo, src: TableInfo, wanted: list[ColumnInfo], legacy_key: list[str]
+) -> list[tuple[ColumnInfo, ColumnInfo, str]]:
+    """Unique target columns (not the primary key) and the legacy key they keep.
+
+    Structural evidence, no vocabulary: a redesign that keeps the legacy code or id puts it in
+    a column it declares UNIQUE, and the legacy side's key is unique too. A single-column
+    legacy key of a fitting type goes to the one unique target column that can hold it (the
+    closest by name when several can).
+    """
+    if len(legacy_key) != 1:
+        return []
+    scol = src.column(legacy_key[0])
+    names = {c.name for c in wanted}
+    homes = [
+        tgt.column(u[0])
+        for u in tgt.unique
+        if len(u) == 1 and u[0] in names and u[0] not in tgt.primary_key
+    ]
+    homes = [c for c in homes if _type_fit(scol, c) >= 0.9]
+    if not homes:
+        return []
+    best = max(
+        homes,
+        key=lambda c: (column_name_similarity(c.name, tgt.name, scol.name, src.name), c.name),
+    )
+    why = (
+        f"{src.name}.{scol.name} is the legacy key and {tgt.name}.{best.name} is unique: "
+        "the redesign keeps the legacy key there"
+    )
+    return [(best, scol, why)]
+
+
 def legacy_key_of(src: TableInfo) -> list[str]:
     """The legacy key: the primary key, else the first unique column set with no NULLs in the
     profile (a key the legacy system never declared), else nothing."""
@@ -489,8 +522,17 @@ def propose_table(
                 )
             )
 
-    # 3. Data columns: one-to-one assignment by descending evidence.
+    # 3. Data columns: one-to-one assignment by descending evidence. A unique target column
+    # is where a redesign keeps a key: it takes the legacy key first (see _key_home).
     wanted = [c for c in tgt.columns if c.name != key_target and c.name not in fk_cols]
+    for tcol, scol, why in _key_home(tgt, src, wanted, legacy_key):
+        rules.append(
+            ColumnRule(
+                target=tcol.name, kind="copy", source=scol.name, confidence=0.85, rationale=why
+            )
+        )
+        used.add(scol.name)
+        wanted = [c for c in wanted if c.name != tcol.name]
     # A redesign that splits one legacy name field in two: generated code, before name matching
     # pairs "technician name" with "first name" by accident.
     split = _name_split_rules(ctx, src, wanted, used)

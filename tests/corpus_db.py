@@ -36,11 +36,17 @@ def load_dump(dsn: str, path: Path) -> None:
         pending: list[str] = []
         lines = iter(path.read_text(encoding="utf-8").splitlines(keepends=True))
         for line in lines:
-            if _COPY.match(line):
+            if line.lstrip().upper().startswith("COPY "):
+                statement = line
+                while not statement.rstrip().endswith(";"):
+                    statement += next(lines)
+                if not _COPY.match(" ".join(statement.split())):
+                    pending.append(statement)
+                    continue
                 if pending:
                     conn.execute("".join(pending))
                     pending = []
-                with conn.cursor() as cur, cur.copy(line.strip().rstrip(";")) as copy:
+                with conn.cursor() as cur, cur.copy(statement.strip().rstrip(";")) as copy:
                     for data in lines:
                         if data.rstrip("\r\n") == "\\.":
                             break
