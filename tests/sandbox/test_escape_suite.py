@@ -1,4 +1,10 @@
-"""Hostile transforms, every one contained: a real bubblewrap sandbox, real processes."""
+"""Hostile transforms, every one contained: a real bubblewrap sandbox, real processes.
+
+The suite goes on in test_escape_exchange.py (the parent trusts nothing it did not create),
+test_escape_decode.py (results decoded under a budget), test_escape_limits.py (memory, CPU,
+disk, processes, wall clock) and test_escape_syscalls.py (the seccomp allowlist); there each
+attack is also run unsandboxed, so its detector is shown to fire.
+"""
 
 import os
 import time
