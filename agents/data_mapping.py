@@ -24,11 +24,13 @@ from agents.advisors import (
 )
 from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
+from agents.matching.assignment import assign
 from agents.models import (
     ColumnInfo,
     ColumnRule,
     DatabaseSchema,
     Decision,
+    Hop,
     MigrationPlan,
     RuleKind,
     TableInfo,
@@ -294,26 +296,29 @@ def _name_split_rules(
 
 
 def _best_enum_source(
-    ctx: "MappingContext", src: TableInfo, tcol: ColumnInfo
-) -> tuple[str, float, float, str] | None:
+    ctx: "MappingContext", src: TableInfo, tcol: ColumnInfo, folds: "list[_Candidate] | None" = None
+) -> tuple[tuple[str, float, float, str], "_Candidate | None"] | None:
     """Data-driven choice of the column an enum is derived from (it may also feed another column).
 
     A redesign often splits one legacy text field into a display name and a category, so the
     source column may already be used; what decides is how many rows the classifier can label.
+    The lookup tables the row references are candidates too (``folds``): a code's label often
+    lives in its lookup table.
     """
-    best = None
-    for scol in src.columns:
-        if scol.data_type != "text" or scol.name in src.primary_key:
+    best: tuple[tuple[str, float, float, str], _Candidate | None] | None = None
+    offered = [(src, c, None) for c in src.columns] + [(f.table, f.column, f) for f in folds or []]
+    for table, scol, fold in offered:
+        if scol.data_type != "text" or scol.name in table.primary_key:
             continue
-        prof = src.profiles.get(scol.name)
+        prof = table.profiles.get(scol.name)
         if prof and prof.distinct_count > SAMPLE_VALUES:
             continue
         counted = distinct_values(
-            ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
+            ctx.source_dsn, ctx.source.schema_name, table.name, scol.name, limit=SAMPLE_VALUES
         )
         if not counted:
             continue
-        results = _classify(ctx, src, scol.name, tcol, [v for v, _ in counted])
+        results = _classify(ctx, table, scol.name, tcol, [v for v, _ in counted])
         total = sum(n for _, n in counted)
         covered = sum(
             n
@@ -321,12 +326,18 @@ def _best_enum_source(
             if r.label is not None and r.confidence >= 0.6
         )
         share = covered / total if total else 0.0
-        if share >= 0.5 and (best is None or share > best[1]):
+        if fold is not None:
+            share *= HOP_DISCOUNT ** len(fold.via)
+        if share >= 0.5 and (best is None or share > best[0][1]):
+            where = f"{table.name}.{scol.name}" if fold else scol.name
             best = (
-                scol.name,
-                share,
-                1.0,
-                f"{share:.0%} of {scol.name} values classify into {tcol.name} labels",
+                (
+                    scol.name,
+                    share,
+                    1.0,
+                    f"{share:.0%} of {where} values classify into {tcol.name} labels",
+                ),
+                fold,
             )
     return best
 
@@ -346,37 +357,88 @@ def _fk_source_column(
     return best
 
 
-def _key_home(
-    tgt: TableInfo, src: TableInfo, wanted: list[ColumnInfo], legacy_key: list[str]
-) -> list[tuple[ColumnInfo, ColumnInfo, str]]:
-    """Unique target columns (not the primary key) and the legacy key they keep.
+HOP_DISCOUNT = 0.95  # per fold hop: on equal evidence, the row's own column is the simpler truth
 
-    Structural evidence, no vocabulary: a redesign that keeps the legacy code or id puts it in
-    a column it declares UNIQUE, and the legacy side's key is unique too. A single-column
-    legacy key of a fitting type goes to the one unique target column that can hold it (the
-    closest by name when several can).
-    """
-    if len(legacy_key) != 1:
-        return []
-    scol = src.column(legacy_key[0])
-    names = {c.name for c in wanted}
-    homes = [
-        tgt.column(u[0])
-        for u in tgt.unique
-        if len(u) == 1 and u[0] in names and u[0] not in tgt.primary_key
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A legacy column a target column may take its value from: the source's own, or one a
+    fold reaches through ``via``."""
+
+    key: str
+    column: ColumnInfo
+    table: TableInfo
+    via: list[Hop]
+
+    def name_similarity(self, tcol: str, ttable: str) -> float:
+        if not self.via:
+            return column_name_similarity(tcol, ttable, self.column.name, self.table.name)
+        # A label folded in is named after its table and column together (genre.name ->
+        # genre_name) or after its column alone; never after words of the *target's* table
+        # stripped away, which would make every parent's "name" look like any "x_name".
+        return max(
+            name_similarity(tcol, f"{self.table.name}_{self.column.name}"),
+            name_similarity(tcol, self.column.name),
+        )
+
+    def label(self) -> str:
+        return f"{self.table.name}.{self.column.name}" if self.via else self.column.name
+
+
+def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> list[_Candidate]:
+    """Non-key columns of the tables reached from ``src`` by its (declared or inferred)
+    references, up to ``depth`` hops."""
+    out: list[_Candidate] = []
+    frontier: list[tuple[TableInfo, list[Hop]]] = [(src, [])]
+    seen = {src.name}
+    for _ in range(depth):
+        nxt: list[tuple[TableInfo, list[Hop]]] = []
+        for table, path in frontier:
+            for fk in table.foreign_keys:
+                if fk.ref_table in seen or not ctx.source.has_table(fk.ref_table):
+                    continue
+                parent = ctx.source.table(fk.ref_table)
+                hops = [
+                    *path,
+                    Hop(table=parent.name, on=dict(zip(fk.columns, fk.ref_columns, strict=True))),
+                ]
+                seen.add(parent.name)
+                keyish = set(parent.primary_key) | {
+                    c for f in parent.foreign_keys for c in f.columns
+                }
+                out.extend(
+                    _Candidate(f"{parent.name}.{c.name}", c, parent, hops)
+                    for c in parent.columns
+                    if c.name not in keyish
+                )
+                nxt.append((parent, hops))
+        frontier = nxt
+    return out
+
+
+def _eliminate(
+    src: TableInfo,
+    wanted: list[ColumnInfo],
+    chosen: dict[str, tuple[str, float, float, str]],
+    used: set[str],
+) -> None:
+    """A required column left without a source, and exactly one legacy column of a fitting
+    type left unused: that is its source by elimination, proposed at a confidence that sends
+    it to review."""
+    taken = used | {c[0] for c in chosen.values()}
+    open_required = [
+        t for t in wanted if t.name not in chosen and not t.nullable and not t.has_default
     ]
-    homes = [c for c in homes if _type_fit(scol, c) >= 0.9]
-    if not homes:
-        return []
-    best = max(
-        homes,
-        key=lambda c: (column_name_similarity(c.name, tgt.name, scol.name, src.name), c.name),
-    )
-    why = (
-        f"{src.name}.{scol.name} is the legacy key and {tgt.name}.{best.name} is unique: "
-        "the redesign keeps the legacy key there"
-    )
-    return [(best, scol, why)]
+    for tcol in open_required:
+        left = [s for s in src.columns if s.name not in taken and _type_fit(s, tcol) >= 0.9]
+        if len(left) == 1:
+            chosen[tcol.name] = (
+                left[0].name,
+                0.55,
+                0.0,
+                f"the only legacy column of a fitting type left for the required {tcol.name}",
+            )
+            taken.add(left[0].name)
 
 
 def legacy_key_of(src: TableInfo) -> list[str]:
@@ -425,7 +487,8 @@ def propose_table(
     rules: list[ColumnRule] = []
     decisions: list[Decision] = []
     used: set[str] = set()
-    key_source = key_target = None
+    key_source: str | list[str] | None = None
+    key_target: str | list[str] | None = None
     pairs = {tp.target: tp.source for tp in ctx.plan.tables}
     set_after = {p for tp in ctx.plan.tables if tp.target == tgt.name for p in tp.set_after}
 
@@ -464,6 +527,11 @@ def propose_table(
                     target=tcol.name, kind="copy", source=scol.name, rationale="primary key copied"
                 )
             )
+    elif len(tgt.primary_key) > 1 and legacy_key:
+        # A join table keyed by its references: re-runs upsert on the target's own key, and
+        # rows are told apart (rejects, resume) by the legacy key.
+        key_source = legacy_key[0] if len(legacy_key) == 1 else list(legacy_key)
+        key_target = list(tgt.primary_key)
 
     # 2. Foreign keys of the target, re-resolved through the parents' legacy keys.
     fk_cols: set[str] = set()
@@ -524,47 +592,75 @@ def propose_table(
 
     # 3. Data columns: one-to-one assignment by descending evidence. A unique target column
     # is where a redesign keeps a key: it takes the legacy key first (see _key_home).
-    wanted = [c for c in tgt.columns if c.name != key_target and c.name not in fk_cols]
-    for tcol, scol, why in _key_home(tgt, src, wanted, legacy_key):
-        rules.append(
-            ColumnRule(
-                target=tcol.name, kind="copy", source=scol.name, confidence=0.85, rationale=why
-            )
-        )
-        used.add(scol.name)
-        wanted = [c for c in wanted if c.name != tcol.name]
+    target_key = [key_target] if isinstance(key_target, str) else list(key_target or [])
+    wanted = [c for c in tgt.columns if c.name not in target_key and c.name not in fk_cols]
     # A redesign that splits one legacy name field in two: generated code, before name matching
     # pairs "technician name" with "first name" by accident.
     split = _name_split_rules(ctx, src, wanted, used)
     rules.extend(split)
     wanted = [c for c in wanted if c.name not in {r.target for r in split}]
-    candidates = []
+    # Candidates: the source's own columns, and the columns of the tables its references reach
+    # (one or two hops: a lookup's label folded into the row). One score matrix, one global
+    # one-to-one assignment with a "no match" option (agents.matching.assignment).
+    # The legacy key stays on offer (its UUID does not use it up): a unique target column is
+    # where a redesign keeps it.
+    kept_key = legacy_key[0] if len(legacy_key) == 1 else None
+    offered = [
+        _Candidate(c.name, c, src, [])
+        for c in src.columns
+        if c.name not in used or c.name == kept_key
+    ] + _fold_candidates(ctx, src)
+    unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
+    scores: list[list[float]] = []
+    names: list[list[float]] = []
     for tcol in wanted:
-        for scol in src.columns:
-            if scol.name in used:
-                continue
-            fit = _type_fit(scol, tcol)
-            if fit == 0.0:
-                continue
-            name = column_name_similarity(tcol.name, tgt.name, scol.name, src.name)
-            candidates.append((0.75 * name + 0.25 * fit, name, tcol.name, scol.name))
-    candidates.sort(key=lambda c: (-c[0], c[2], c[3]))
+        row, name_row = [], []
+        for cand in offered:
+            fit = _type_fit(cand.column, tcol)
+            name = cand.name_similarity(tcol.name, tgt.name) if fit else 0.0
+            score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
+            if cand.column.name == kept_key and not cand.via and tcol.name in unique_targets:
+                # Structural evidence, key to key: enough to clear the threshold on its own, not
+                # enough to beat a column whose name says more (it lands in review).
+                score = max(score, MATCH_THRESHOLD + 0.1 * name)
+            row.append(score)
+            name_row.append(name)
+        scores.append(row)
+        names.append(name_row)
     chosen: dict[str, tuple[str, float, float, str]] = {}
-    for score, name, tname, sname in candidates:
-        if score < MATCH_THRESHOLD or tname in chosen or sname in used:
-            continue
-        chosen[tname] = (sname, score, name, f"name similarity {name:.2f} ({sname} -> {tname})")
-        used.add(sname)
+    folds: dict[str, _Candidate] = {}
+    for i, j in assign(scores, threshold=MATCH_THRESHOLD).items():
+        tname, cand = wanted[i].name, offered[j]
+        what = cand.label()
+        chosen[tname] = (
+            cand.column.name,
+            scores[i][j],
+            names[i][j],
+            f"name similarity {names[i][j]:.2f} ({what} -> {tname})",
+        )
+        if cand.via:
+            folds[tname] = cand
+        else:
+            used.add(cand.column.name)
     for tcol in wanted:
         if tcol.name not in chosen and tcol.data_type == "enum" and tcol.enum_labels:
-            derived = _best_enum_source(ctx, src, tcol)
+            derived = _best_enum_source(ctx, src, tcol, [c for c in offered if c.via])
             if derived:
-                chosen[tcol.name] = derived
+                chosen[tcol.name] = derived[0]
+                if derived[1] is not None:
+                    folds[tcol.name] = derived[1]
     chosen.update(
         _ask_advisor_for_columns(ctx, tgt, src, [c for c in wanted if c.name not in chosen], used)
     )
+    _eliminate(src, wanted, chosen, used)
     for tcol in wanted:
-        if tcol.name in chosen:
+        if tcol.name in folds:
+            fold = folds[tcol.name]
+            sname, score, name, why = chosen[tcol.name]
+            rule, more = _rule_for(ctx, tgt, fold.table, tcol, fold.column, score, name, why)
+            rules.append(rule.model_copy(update={"via": fold.via}))
+            decisions.extend(more)
+        elif tcol.name in chosen:
             sname, score, name, why = chosen[tcol.name]
             rule, more = _rule_for(ctx, tgt, src, tcol, src.column(sname), score, name, why)
             if rule.kind == "copy":

@@ -33,7 +33,14 @@ from agents.db import connect, qualified, regclass_text, scalar
 from agents.engine import keys, references
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
-from agents.models import Filter, TableInfo, TableMapping
+from agents.models import (
+    ColumnInfo,
+    ColumnRule,
+    DatabaseSchema,
+    Filter,
+    TableInfo,
+    TableMapping,
+)
 from agents.transform import BatchResult, CodeRunner, apply_mapping
 
 log = logging.getLogger(__name__)
@@ -102,14 +109,26 @@ def filter_sql(filters: list[Filter]) -> sql.Composable:
     return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
 
 
-def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -> None:
-    """Refuse a mapping that names what the schemas do not have (never execute a hallucination)."""
+def check_mapping(
+    mapping: TableMapping,
+    source: TableInfo,
+    target: TableInfo,
+    legacy: DatabaseSchema | None = None,
+) -> None:
+    """Refuse a mapping that names what the schemas do not have (never execute a hallucination).
+
+    Folds name other legacy tables: with ``legacy`` (the whole source schema) every hop's table
+    and columns are checked too.
+    """
     where = f"mappings/{mapping.target}.yaml"
     for rule in mapping.columns:
         if not target.has_column(rule.target):
             raise MappingError(
                 f"target column {rule.target} does not exist in {target.name}", path=where
             )
+        if rule.via:
+            _check_hops(rule, source, legacy, where)
+            continue
         if rule.kind not in ("constant", "code") and (
             rule.source is None or not source.has_column(rule.source)
         ):
@@ -150,6 +169,30 @@ def check_mapping(mapping: TableMapping, source: TableInfo, target: TableInfo) -
         )
 
 
+def _check_hops(
+    rule: ColumnRule, source: TableInfo, legacy: DatabaseSchema | None, where: str
+) -> None:
+    prev = source
+    for hop in rule.via:
+        if legacy is None:
+            return  # the database names what is missing when the query runs
+        if not legacy.has_table(hop.table):
+            raise MappingError(f"{rule.target}: fold table {hop.table} does not exist", path=where)
+        table = legacy.table(hop.table)
+        for a, b in hop.on.items():
+            if not prev.has_column(a) or not table.has_column(b):
+                raise MappingError(
+                    f"{rule.target}: fold step {prev.name}.{a} -> {table.name}.{b} names a "
+                    "column that does not exist",
+                    path=where,
+                )
+        prev = table
+    if not prev.has_column(rule.source or ""):
+        raise MappingError(
+            f"{rule.target}: {prev.name} has no column {rule.source} to fold in", path=where
+        )
+
+
 def _since(changed_since_xmin: int | None) -> sql.Composable:
     """Rows written by transactions at or after a snapshot's xmin (see change_detection)."""
     if changed_since_xmin is None:
@@ -157,7 +200,80 @@ def _since(changed_since_xmin: int | None) -> sql.Composable:
     return sql.SQL("(xmin::text::bigint >= {})").format(sql.Literal(changed_since_xmin))
 
 
-def computed_columns(mapping: TableMapping) -> list[tuple[str, sql.Composable]]:
+PART = "__dbm_part"  # the merged relation's column naming each row's legacy table
+
+
+def source_relation(mapping: TableMapping, schema: str) -> sql.Composable:
+    """What a mapping reads: its legacy table, or for a merge the UNION ALL of its parts, each
+    projected onto the merged column names (as text, the engine's page format) with
+    ``__dbm_part`` naming the row's table. Every reader composes this, so paging, counts,
+    checks and references treat a merge like one table."""
+    if not mapping.merge:
+        return qualified(schema, mapping.source)
+    names: list[str] = []
+    for part in mapping.merge:
+        names += [n for n in part.columns if n not in names]
+    selects = []
+    for part in mapping.merge:
+        cols = [
+            sql.SQL("{}::text AS {}").format(sql.Identifier(part.columns[n]), sql.Identifier(n))
+            if n in part.columns
+            else sql.SQL("NULL::text AS {}").format(sql.Identifier(n))
+            for n in names
+        ]
+        selects.append(
+            sql.SQL("SELECT {p}::text AS {pc}, {cols} FROM {t} WHERE {f}").format(
+                p=sql.Literal(part.table),
+                pc=sql.Identifier(PART),
+                cols=sql.SQL(", ").join(cols),
+                t=qualified(schema, part.table),
+                f=filter_sql(part.filters),
+            )
+        )
+    return sql.SQL("({})").format(sql.SQL(" UNION ALL ").join(selects))
+
+
+def source_table(mapping: TableMapping, legacy: DatabaseSchema) -> TableInfo:
+    """The legacy table a mapping reads, as the rules see it (for a merge: the merged
+    relation, every column text)."""
+    if not mapping.merge:
+        return legacy.table(mapping.source)
+    names: list[str] = [PART]
+    for part in mapping.merge:
+        if not legacy.has_table(part.table):
+            raise MappingError(
+                f"merge part {part.table} does not exist", path=f"mappings/{mapping.target}.yaml"
+            )
+        table = legacy.table(part.table)
+        for merged, col in part.columns.items():
+            if not table.has_column(col):
+                raise MappingError(
+                    f"merge part {part.table} has no column {col} (for {merged})",
+                    path=f"mappings/{mapping.target}.yaml",
+                )
+        names += [n for n in part.columns if n not in names]
+    return TableInfo(
+        name=mapping.source,
+        columns=[
+            ColumnInfo(name=n, data_type="text", udt_name="text", nullable=True, sql_type="text")
+            for n in names
+        ],
+        row_count=sum(legacy.table(p.table).row_count for p in mapping.merge),
+    )
+
+
+def value_expr(rule: ColumnRule, schema: str) -> sql.Composable:
+    """The legacy value a rule reads, in SQL over the page's row (aliased ``keys.OUTER``):
+    its source column, or the value a fold looks up through its hops."""
+    if rule.via:
+        hops = [(qualified(schema, h.table), dict(h.on)) for h in rule.via]
+        return keys.fold_expr(rule.source or "", hops)
+    return sql.Identifier(rule.source or "")
+
+
+def computed_columns(
+    mapping: TableMapping, schema: str = "public"
+) -> list[tuple[str, sql.Composable]]:
     """Page columns PostgreSQL computes for the engine: a natural key's id and readable form,
     and the id each natural foreign key points at (see :mod:`agents.engine.keys`)."""
     out: list[tuple[str, sql.Composable]] = []
@@ -169,8 +285,11 @@ def computed_columns(mapping: TableMapping) -> list[tuple[str, sql.Composable]]:
         for r in mapping.columns
         if r.kind == "fk" and r.ref_kind == "natural" and r.source
     )
+    out.extend(
+        (keys.fold_column(r.target), value_expr(r, schema)) for r in mapping.columns if r.via
+    )
     for r in mapping.columns:
-        if r.kind == "copy" and r.cast and r.source:
+        if r.kind == "copy" and r.cast and r.source and not r.via:
             out.append((keys.cast_column(r.target), keys.cast_expr(r.source, r.cast)))
             if r.reject_lossy and r.source_type:
                 out.append(
@@ -187,26 +306,49 @@ def key_id_expr(mapping: TableMapping) -> sql.Composable:
     return keys.id_expr(mapping.key_columns, mapping.key_kind)
 
 
+def padded_columns(source: TableInfo) -> frozenset[str]:
+    """``char(n)`` columns: PostgreSQL pads them, and their padding means nothing."""
+    return frozenset(
+        c.name
+        for c in source.columns
+        if (c.sql_type or "").startswith("character(") or c.sql_type == "character"
+    )
+
+
 def source_select(
-    mapping: TableMapping, schema: str, changed_since_xmin: int | None = None
+    mapping: TableMapping,
+    schema: str,
+    changed_since_xmin: int | None = None,
+    padded: frozenset[str] = frozenset(),
 ) -> tuple[list[str], sql.Composed]:
-    """Columns read and the base SELECT (without paging) for a mapping."""
+    """Columns read and the base SELECT (without paging) for a mapping.
+
+    ``padded`` (``char(n)``) columns are read as ``text``, which drops the padding as
+    PostgreSQL's own comparisons do: ``'trad_cook   '`` is the value ``'trad_cook'`` that the
+    profile, the value maps and the target's text columns see.
+    """
     cols: list[str] = []
     for r in mapping.columns:
         if r.kind == "code":  # generated code may read any column of the row
             break
     else:
-        for c in [*mapping.key_columns, *(r.source for r in mapping.columns)] + [
+        for c in [*mapping.key_columns, *(r.source for r in mapping.columns if not r.via)] + [
             s for r in mapping.columns for s in r.ref_sources
         ]:
             if c and c not in cols:
                 cols.append(c)
-    extra = computed_columns(mapping)
-    select: list[sql.Composable] = [sql.Identifier(c) for c in cols] or [sql.SQL("*")]
+    extra = computed_columns(mapping, schema)
+    select: list[sql.Composable] = [
+        sql.SQL("{c}::text AS {c}").format(c=sql.Identifier(c))
+        if c in padded
+        else sql.Identifier(c)
+        for c in cols
+    ] or [sql.SQL("{}.*").format(sql.Identifier(keys.OUTER))]
     select += [sql.SQL("{} AS {}").format(e, sql.Identifier(n)) for n, e in extra]
-    base = sql.SQL("SELECT {cols} FROM {t} WHERE {f} AND {since}").format(
+    base = sql.SQL("SELECT {cols} FROM {t} AS {alias} WHERE {f} AND {since}").format(
         cols=sql.SQL(", ").join(select),
-        t=qualified(schema, mapping.source),
+        t=source_relation(mapping, schema),
+        alias=sql.Identifier(keys.OUTER),
         f=filter_sql(mapping.filters),
         since=_since(changed_since_xmin),
     )
@@ -229,8 +371,8 @@ def count_source_rows(
                 hi=sql.Literal(key_range[1]),
             )
         )
-    q = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
-        qualified(schema, mapping.source), sql.SQL(" AND ").join(where)
+    q = sql.SQL("SELECT count(*) FROM {} AS {} WHERE {}").format(
+        source_relation(mapping, schema), sql.Identifier(keys.OUTER), sql.SQL(" AND ").join(where)
     )
     return int(scalar(conn.execute(q)))
 
@@ -259,11 +401,14 @@ class _Reader:
         all_columns: list[str],
         key_range: tuple[int, int] | None,
         changed_since_xmin: int | None = None,
+        *,
+        source: TableInfo | None = None,
     ) -> None:
         self.conn = conn
         self.mapping = mapping
-        self.names = (columns or all_columns) + [n for n, _ in computed_columns(mapping)]
-        _, base = source_select(mapping, schema, changed_since_xmin)
+        self.names = (columns or all_columns) + [n for n, _ in computed_columns(mapping, schema)]
+        padded = padded_columns(source) if source is not None else frozenset()
+        _, base = source_select(mapping, schema, changed_since_xmin, padded)
         self.base = base
         self.key_range = key_range
         self.pager: pgpipe.PsqlPager | None = None  # set by the engine: pages through psql
@@ -307,6 +452,14 @@ class _Reader:
         return pgcsv.read(buf, self.names)
 
 
+def reader_for(conn: Any, mapping: TableMapping, schema: str, source: TableInfo) -> _Reader:
+    """A reader over every row the mapping selects (the checks re-derive from it)."""
+    cols, _ = source_select(mapping, schema)
+    return _Reader(
+        conn, mapping, schema, cols, [c.name for c in source.columns], None, source=source
+    )
+
+
 class _Writer:
     """Set-based writes into the target inside the current transaction."""
 
@@ -337,8 +490,8 @@ class _Writer:
             "CREATE TEMP TABLE IF NOT EXISTS _dbm_map "
             "(legacy_id BIGINT, new_id UUID, legacy_key TEXT)"
         )
-        pk = mapping.key_target
-        if not pk:
+        pk_cols = mapping.target_key_columns
+        if not pk_cols:
             raise MappingError(
                 f"{target.name} needs a primary key mapped from the legacy key so "
                 "that re-runs update instead of duplicating",
@@ -347,7 +500,7 @@ class _Writer:
         # Deferred references are set after the load (agents.engine.references): an upsert
         # leaves them as they are instead of blanking them on every re-run.
         deferred = {r.target for r in mapping.columns if r.kind == "fk" and r.defer}
-        others = [c for c in self.cols if c != pk and c not in deferred]
+        others = [c for c in self.cols if c not in pk_cols and c not in deferred]
         conflict: sql.Composable = sql.SQL("DO NOTHING")
         if others:
             conflict = sql.SQL(
@@ -371,7 +524,7 @@ class _Writer:
             t=self.tident,
             alias=sql.Identifier(target.name),
             c=ident,
-            pk=sql.Identifier(pk),
+            pk=sql.SQL(", ").join(map(sql.Identifier, pk_cols)),
             conflict=conflict,
         )
         # Set while a bulk load has the table's keys parked (see agents.constraints). Rows of an
@@ -457,12 +610,12 @@ class _Writer:
         this thread only streams bytes while the server works."""
         if not self.appendable(res) or res.legacy_ids is None:
             return None
-        assert self.mapping.key_target
+        assert self.mapping.uuid_target
         table = pa.table({c: res.columns[c] for c in self.cols})
         raw = res.uuid_raw or {}
         ids = res.legacy_ids
         target = self._encode(table, self.target_types, raw)
-        key_raw = raw.get(self.mapping.key_target)
+        key_raw = raw.get(self.mapping.uuid_target)
         if key_raw is not None and self.mapping_types is not None and res.legacy_keys is None:
             body = pgbinary.encode_mappings(self.mapping.target, ids, key_raw, self.tag)
             return _Payload(target, (body, "binary"))
@@ -470,7 +623,7 @@ class _Writer:
         columns = {
             "entity_type": pgbinary.constant_text(self.mapping.target, n),
             "legacy_id": pa.array(ids, pa.int64()),
-            "new_id": table.column(self.mapping.key_target),
+            "new_id": table.column(self.mapping.uuid_target),
             "migration_batch": pgbinary.constant_text(self.tag, n),
         }
         if res.legacy_keys is not None:  # a natural key: its readable form is recorded too
@@ -620,8 +773,8 @@ class _Writer:
         with conn.cursor().copy(self.copy_stage) as copy:
             copy.write(pgcsv.write(part))
         conn.execute(self.insert if self._plain else self.upsert)
-        if ids is not None and self.mapping.key_target:
-            key_col = self.mapping.key_target
+        if ids is not None and self.mapping.uuid_target:
+            key_col = self.mapping.uuid_target
             n = len(ids)
             texts = self._legacy_keys
             m = pa.table(
@@ -827,7 +980,14 @@ def migrate_table(
         )
         resumed_after = after
         reader = _Reader(
-            sconn, mapping, settings.source_schema, cols, all_cols, key_range, changed_since_xmin
+            sconn,
+            mapping,
+            settings.source_schema,
+            cols,
+            all_cols,
+            key_range,
+            changed_since_xmin,
+            source=source,
         )
         reader.pager = pgpipe.pager_for(sconn, source_dsn)
         # A parent still parked (its key ranges loaded, its validation asset not yet run) gets
@@ -1100,7 +1260,7 @@ def apply_deletes(
 
     Their ``migration_mappings`` rows stay, so a legacy id that comes back gets its old UUID.
     """
-    if not mapping.key_columns or not mapping.key_target:
+    if not mapping.key_columns or not mapping.uuid_target:
         return 0
     with connect(source_dsn, read_only=True) as sconn:
         alive = np.array(
@@ -1109,7 +1269,10 @@ def apply_deletes(
                 for r in sconn.execute(
                     sql.SQL("SELECT {k} FROM {t} WHERE {f}").format(
                         k=key_id_expr(mapping),
-                        t=qualified(settings.source_schema, mapping.source),
+                        t=sql.SQL("{} AS {}").format(
+                            source_relation(mapping, settings.source_schema),
+                            sql.Identifier(keys.OUTER),
+                        ),
                         f=filter_sql(mapping.filters),
                     )
                 ).fetchall()
@@ -1126,7 +1289,7 @@ def apply_deletes(
             ).format(
                 s=s,
                 t=qualified(settings.target_schema, target.name),
-                k=sql.Identifier(mapping.key_target),
+                k=sql.Identifier(mapping.uuid_target),
             ),
             (mapping.target,),
         ).fetchall()
@@ -1139,7 +1302,7 @@ def apply_deletes(
             tconn.execute(
                 sql.SQL("DELETE FROM {t} WHERE {k} = ANY(%s)").format(
                     t=qualified(settings.target_schema, target.name),
-                    k=sql.Identifier(mapping.key_target),
+                    k=sql.Identifier(mapping.uuid_target),
                 ),
                 (doomed,),
             )

@@ -103,6 +103,16 @@ class Filter(Model):
     )
 
 
+class Hop(Model):
+    """One step of a lookup fold: from the previous table to ``table`` through ``on``."""
+
+    table: str = Field(description="Legacy table reached (schema.table outside the default)")
+    on: dict[str, str] = Field(
+        description="Columns of the previous table (the mapping's source for the first hop) "
+        "-> the columns of this table they reference"
+    )
+
+
 class ColumnRule(Model):
     target: str = Field(description="Target column")
     kind: RuleKind = Field(description="How the value is produced")
@@ -132,6 +142,11 @@ class ColumnRule(Model):
     code: str | None = Field(default=None, description="code: Python defining transform(df)")
     confidence: float = Field(default=1.0, description="0..1, how sure the agent is")
     rationale: str = Field(default="", description="Evidence behind the rule")
+    via: list[Hop] = Field(
+        default_factory=list,
+        description="A lookup fold: the value is the source column of the last table reached "
+        "through these foreign-key hops (a lookup's label, also two or more hops away)",
+    )
     cast: str | None = Field(
         default=None,
         description="copy: the target's SQL type the legacy value is cast to in the source query "
@@ -168,6 +183,17 @@ class Decision(Model):
     answer: str | None = Field(default=None, description="The reviewer's answer")
 
 
+class MergePart(Model):
+    """One legacy table of a merge and how its columns read as the merged relation's."""
+
+    table: str = Field(description="Legacy table (schema.table outside the default schema)")
+    columns: dict[str, str] = Field(
+        description="Merged column name -> this table's column; a merged column this table "
+        "lacks is NULL for its rows"
+    )
+    filters: list["Filter"] = Field(default_factory=list, description="Rows of this part (AND)")
+
+
 class TableMapping(Model):
     target: str = Field(description="Target table")
     source: str = Field(description="Primary source table")
@@ -179,8 +205,18 @@ class TableMapping(Model):
         description="integer: one integer column, its value is the legacy id; natural: text, "
         "UUID or composite keys, hashed to a stable 48-bit legacy id",
     )
-    key_target: str | None = Field(default=None, description="Target primary key column")
+    key_target: str | list[str] | None = Field(
+        default=None,
+        description="Target primary key column; its columns when composite (a join table "
+        "keyed by two references: re-runs upsert on them, no mapping rows are kept)",
+    )
     filters: list[Filter] = Field(default_factory=list, description="Rows to migrate (AND)")
+    merge: list[MergePart] = Field(
+        default_factory=list,
+        description="Several legacy tables feeding one target: the rules read the merged "
+        "relation (their UNION ALL, with __dbm_part naming each row's table); the key is "
+        "then (__dbm_part, key columns)",
+    )
     columns: list[ColumnRule] = Field(description="One rule per target column that is written")
     decisions: list[Decision] = Field(default_factory=list, description="Questions for a human")
     confidence: float = Field(default=1.0, description="Confidence in the table pairing")
@@ -194,10 +230,29 @@ class TableMapping(Model):
         return [self.key_source] if isinstance(self.key_source, str) else list(self.key_source)
 
     @property
+    def target_key_columns(self) -> list[str]:
+        if self.key_target is None:
+            return []
+        return [self.key_target] if isinstance(self.key_target, str) else list(self.key_target)
+
+    @property
+    def uuid_target(self) -> str | None:
+        """The single target key column the legacy key's UUID goes to, if there is one."""
+        return self.key_target if isinstance(self.key_target, str) else None
+
+    @property
     def integer_key(self) -> str | None:
         """The key column when the legacy key is one integer column (the fast path's case)."""
         cols = self.key_columns
         return cols[0] if self.key_kind == "integer" and len(cols) == 1 else None
+
+    def feeds(self) -> list[str]:
+        """Every legacy table this mapping reads: its source (or the tables it merges) and the
+        tables folds reach."""
+        out = [p.table for p in self.merge] or [self.source]
+        for rule in self.columns:
+            out += [h.table for h in rule.via if h.table not in out]
+        return out
 
     def fk_targets(self) -> list[str]:
         return sorted({r.fk_target for r in self.columns if r.kind == "fk" and r.fk_target})

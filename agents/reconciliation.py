@@ -25,6 +25,7 @@ from psycopg import sql
 
 from agents.db import connect, qualified
 from agents.engine import keys
+from agents.execution import source_relation, value_expr
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
 from agents.value_rules import to_boolean, to_enum
 
@@ -60,6 +61,7 @@ def aggregate_pairs(
     scol: ColumnInfo | None,
     tcol: ColumnInfo,
     legacy_id: sql.Composable | None = None,
+    value: sql.Composable | None = None,
 ) -> list[Pair]:
     """SQL twins for a rule, or [] when the rule has none (checked row by row instead).
 
@@ -95,6 +97,8 @@ def aggregate_pairs(
     s = keys.cast_expr(rule.source, rule.cast) if rule.cast else sql.Identifier(rule.source)
     if rule.cast:  # compared as the target's type: what the mapping promised
         scol = tcol
+    if value is not None:  # a fold: the value looked up in another table
+        s, scol = value, tcol
     count = Pair(rule.target, sql.SQL("count({})").format(s), sql.SQL("count({})").format(t))
     fam = tcol.data_type
     if fam in ("numeric", "float") or (fam == "integer" and scol.data_type == "integer"):
@@ -172,8 +176,12 @@ def reconcile(
     groups: list[ColumnRule] = []
     for rule in mapping.columns:
         scol = (
-            source.column(rule.source) if rule.source and source.has_column(rule.source) else None
+            source.column(rule.source)
+            if rule.source and source.has_column(rule.source) and not rule.via
+            else None
         )
+        if rule.via:
+            scol = target.column(rule.target)  # compared as what lands in the target
         if grouped(rule):
             groups.append(rule)
             continue
@@ -182,14 +190,17 @@ def reconcile(
             legacy_id = keys.id_expr(mapping.key_columns, mapping.key_kind)
         elif rule.kind == "fk" and rule.ref_kind == "natural" and rule.source:
             legacy_id = keys.natural_id(rule.ref_sources or [rule.source])
-        pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id))
+        value = value_expr(rule, source_schema) if rule.via else None
+        pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id, value))
     key = keys.id_expr(mapping.key_columns, mapping.key_kind) if mapping.key_columns else None
     src_where = where
     if rejected_keys and key is not None:
         src_where = sql.SQL("{} AND NOT ({} = ANY({}))").format(
             where, key, sql.Literal(rejected_keys)
         )
-    src_from = sql.SQL("{} WHERE {}").format(qualified(source_schema, mapping.source), src_where)
+    src_from = sql.SQL("{} AS {} WHERE {}").format(
+        source_relation(mapping, source_schema), sql.Identifier(keys.OUTER), src_where
+    )
     tgt_from = qualified(target_schema, target.name)
     results: dict[str, Any] = {}
 
@@ -235,8 +246,11 @@ def reconcile(
                     if rule.target in by_rule:
                         grouped_counts.append(by_rule[rule.target])
                         continue
-                    name = rule.source if side == "source" else rule.target
-                    col = sql.Identifier(name or "")
+                    col: sql.Composable = sql.Identifier(
+                        (rule.source if side == "source" else rule.target) or ""
+                    )
+                    if side == "source" and rule.via:
+                        col = value_expr(rule, source_schema)
                     grouped_counts.append(
                         conn.execute(
                             sql.SQL("SELECT {c}::text, count(*) FROM {f} GROUP BY 1").format(

@@ -130,8 +130,8 @@ def apply_mapping(
             continue
         if rule.kind == "code":
             continue  # applied below, on the whole frame
-        src = _text(batch.column(rule.source or ""))
-        if rule.kind == "copy" and rule.cast:
+        src = _text(batch.column(keys.fold_column(rule.target) if rule.via else rule.source or ""))
+        if rule.kind == "copy" and rule.cast and not rule.via:
             if rule.reject_lossy:
                 flag = _text(batch.column(keys.lossy_column(rule.target)))
                 fail(

@@ -31,8 +31,8 @@ from agents.execution import (
     fk_resolver,
     key_bounds,
     last_key,
+    reader_for,
     sandbox_runner,
-    source_select,
 )
 from agents.identity import entity_seed
 from agents.models import CheckOutcome, ColumnInfo, TableInfo, TableMapping
@@ -76,7 +76,7 @@ def pandera_schema(target: TableInfo, mapping: TableMapping) -> pa_.DataFrameSch
             object,
             checks=checks,
             nullable=col.nullable,
-            unique=col.name == mapping.key_target,
+            unique=col.name == mapping.uuid_target,
             coerce=False,
         )
     return pa_.DataFrameSchema(columns, strict=False, name=target.name)
@@ -299,9 +299,8 @@ def check_sample_values(
     sample_rows: int = SAMPLE_ROWS,
 ) -> CheckOutcome:
     """Re-derive a sample of rows from the legacy data and compare them with what is stored."""
-    if not mapping.key_target:
+    if not mapping.target_key_columns:
         return CheckOutcome(name="sample_values", passed=True, detail="no key to sample by")
-    cols, _ = source_select(mapping, settings.source_schema)
     tschema = settings.target_schema
     if run_code is None and any(r.kind == "code" for r in mapping.columns):
         # Re-running generated code is an execution like any other: sandboxed and audited (on
@@ -321,9 +320,7 @@ def check_sample_values(
                 sample_rows=sample_rows,
             )
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn) as tconn:
-        reader = _Reader(
-            sconn, mapping, settings.source_schema, cols, [c.name for c in source.columns], None
-        )
+        reader = reader_for(sconn, mapping, settings.source_schema, source)
         page = _spread_sample(sconn, reader, mapping, settings, sample_rows)
         res = apply_mapping(
             page,
@@ -355,9 +352,14 @@ def check_sample_values(
             tconn.execute(
                 sql.SQL(
                     "SELECT count(*) FROM (SELECT {c} FROM _dbm_expect EXCEPT "
-                    "SELECT {c} FROM {t} WHERE {k} IN (SELECT {k} FROM _dbm_expect)) d"
+                    "SELECT {c} FROM {t} WHERE {k} IN (SELECT {kk} FROM _dbm_expect)) d"
                 ).format(
-                    c=ident, t=qualified(tschema, target.name), k=sql.Identifier(mapping.key_target)
+                    c=ident,
+                    t=qualified(tschema, target.name),
+                    k=sql.SQL("({})").format(
+                        sql.SQL(", ").join(map(sql.Identifier, mapping.target_key_columns))
+                    ),
+                    kk=sql.SQL(", ").join(map(sql.Identifier, mapping.target_key_columns)),
                 )
             )
         )
@@ -542,13 +544,10 @@ def _row_checksums(
     reader_thread.start()
     src_acc = np.zeros(BUCKETS, dtype=np.uint64)
     src_cnt = np.zeros(BUCKETS, dtype=np.int64)
-    sel_cols, _ = source_select(mapping, settings.source_schema)
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn, read_only=True) as tc:
         rejected = bookkeeping.rejected_ids(tc, settings.target_schema, mapping.target)
         resolve = fk_resolver(tc, settings.target_schema)
-        reader = _Reader(
-            sconn, mapping, settings.source_schema, sel_cols, [c.name for c in source.columns], None
-        )
+        reader = reader_for(sconn, mapping, settings.source_schema, source)
         seed = entity_seed(settings.namespace, mapping.target)
         after: Cursor = None
         total = 0

@@ -13,13 +13,20 @@ from typing import Any
 import yaml
 
 from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
-from agents.data_mapping import MappingContext, propose_mappings
+from agents.data_mapping import MappingContext, propose_mappings, propose_table
 from agents.db import connect
 from agents.errors import MappingError, OpenDecisionsError
-from agents.execution import ExecutionSettings, check_mapping, key_bounds
+from agents.execution import ExecutionSettings, check_mapping, key_bounds, source_table
 from agents.key_inference import infer_foreign_keys, infer_primary_keys
 from agents.llm import LLMClient, LLMConfig
-from agents.models import DatabaseSchema, Decision, Filter, MigrationPlan, TableMapping
+from agents.models import (
+    ColumnRule,
+    DatabaseSchema,
+    Decision,
+    Filter,
+    MigrationPlan,
+    TableMapping,
+)
 from agents.planning import make_plan
 from agents.project import Project, effective_mapping, open_decisions
 from agents.schema_analysis import introspect
@@ -81,6 +88,46 @@ def plan_project(project: Project, *, advisor: MappingAdvisor | None = None) -> 
     return PlanResult(plan=plan, mappings=kept, source=source, target=target)
 
 
+def _repair_pairing(project: Project, target: str, source_name: str) -> int:
+    """The reviewer names the legacy table feeding ``target``: propose its mapping from that
+    table (and record the pairing in the plan). Returns 1 when this corrected the agents."""
+    plan = project.load_plan()
+    current = {tp.target: tp for tp in plan.tables}.get(target)
+    if current is None:
+        raise MappingError(f"the plan has no target table {target}")
+    if current.source == source_name and project.mapping_path(target).exists():
+        return 0
+    source, tgt_schema = project.load_schema("source"), project.load_schema("target")
+    if not source.has_table(source_name):
+        raise MappingError(f"review: legacy table {source_name} (for {target}) does not exist")
+    plan = plan.model_copy(
+        update={
+            "tables": [
+                tp.model_copy(
+                    update={
+                        "source": source_name,
+                        "confidence": 1.0,
+                        "rationale": "named by the reviewer",
+                        "rows_estimate": source.table(source_name).row_count,
+                    }
+                )
+                if tp.target == target
+                else tp
+                for tp in plan.tables
+            ],
+            "unmapped_sources": [s for s in plan.unmapped_sources if s != source_name],
+        }
+    )
+    src_dsn, _ = project.dsns()
+    ctx = MappingContext(src_dsn, source, tgt_schema, plan, advisor=HeuristicAdvisor())
+    mapping = propose_table(
+        ctx, tgt_schema.table(target), source.table(source_name), 1.0, "named by the reviewer"
+    )
+    project.save_mapping(mapping)
+    project.save_plan(plan)
+    return 1
+
+
 def key_ranges(lo: int, hi: int, parts: int) -> list[str]:
     """Split [lo, hi] into ``parts`` contiguous ranges 'a:b' (b exclusive).
 
@@ -117,11 +164,47 @@ def _carry_over(old: TableMapping, new: TableMapping) -> TableMapping:
     return new.model_copy(update={"decisions": decisions, "filters": old.filters or new.filters})
 
 
-def apply_review(project: Project, review_file: Path) -> None:
-    """Apply a reviewer's answers file (filters and decision answers) to the mapping files."""
+def apply_review(project: Project, review_file: Path) -> int:
+    """Apply a reviewer's file to the mapping files; returns how many rules it corrected.
+
+    Per target table: ``source`` (the legacy table that feeds it, when the agents paired
+    another or none: its mapping is proposed afresh from that table, a split when another
+    target reads it too), ``answers`` (decision id -> answer), ``filters`` (replace the row
+    filters), ``columns`` (rules written by the reviewer, each replacing the agents' rule for
+    its target column or adding one), ``remove`` (target columns to leave unwritten),
+    ``merge`` / ``key_source`` / ``key_kind`` / ``key_target`` (the table's shape). The
+    corrections are what the agents got wrong: the benchmark counts them.
+    """
     data: dict[str, Any] = yaml.safe_load(review_file.read_text()) or {}
+    corrected = 0
     for target, review in data.items():
+        if review.get("source"):
+            corrected += _repair_pairing(project, target, str(review["source"]))
         mapping = project.load_mapping(target)
+        shape = {
+            k: review[k] for k in ("merge", "key_source", "key_kind", "key_target") if k in review
+        }
+        if shape:  # the table's structure as the reviewer states it (a merge, another key)
+            mapping = TableMapping.model_validate({**mapping.model_dump(), **shape})
+            corrected += 1
+        written = [ColumnRule.model_validate(c) for c in review.get("columns", []) or []]
+        removed = set(review.get("remove", []) or [])
+        if written or removed:
+            unknown_cols = sorted(removed - {r.target for r in mapping.columns})
+            if unknown_cols:
+                raise MappingError(f"{review_file}: {target} has no rule(s) for {unknown_cols}")
+            by_target = {r.target: r for r in written}
+            rules = [by_target.pop(r.target, r) for r in mapping.columns if r.target not in removed]
+            rules += list(by_target.values())
+            corrected += len(written) + len(removed)
+            settled = {r.target for r in written} | removed
+            mapping = mapping.model_copy(
+                update={
+                    "columns": rules,
+                    # A question about a column the reviewer wrote or removed is answered.
+                    "decisions": [d for d in mapping.decisions if d.column not in settled],
+                }
+            )
         answers = review.get("answers", {}) or {}
         known = {d.id for d in mapping.decisions}
         unknown = sorted(set(answers) - known)
@@ -136,6 +219,7 @@ def apply_review(project: Project, review_file: Path) -> None:
         project.save_mapping(
             mapping.model_copy(update={"decisions": decisions, "filters": filters})
         )
+    return corrected
 
 
 @dataclass(frozen=True)
@@ -168,7 +252,7 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
     effective = {}
     for t, m in reviewed.items():
         eff = effective_mapping(m, accept_proposals=accept_proposals)
-        check_mapping(eff, source.table(eff.source), target.table(eff.target))
+        check_mapping(eff, source_table(eff, source), target.table(eff.target), source)
         effective[t] = eff
     s = project.settings
     batch = {tp.target: tp.batch_size for tp in plan.tables}

@@ -8,7 +8,10 @@ how many of the redesign's value checks (``checks.yaml``, written without the ma
 hold. The redesigns were written from the legacy schemas alone, so the figures measure the
 product, not its authors' cases.
 
-    .venv/bin/python bench/corpus.py [db ...]
+    .venv/bin/python bench/corpus.py [--review] [--keep DIR] [db ...]
+
+``--review`` applies ``tests/corpus/<db>/review.yaml`` first (the answers and corrections a
+reviewer gave; the number of corrected rules is what the agents got wrong).
 
 Its last line is ``corpus: N cases, plan ok P, run ok R, value checks right X/Y``.
 """
@@ -37,9 +40,54 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def main(names: list[str]) -> None:
+def _norm(name: str) -> str:
+    return name.replace('"', "").lower()
+
+
+def score_mappings(db: str, project: Path) -> tuple[int, int, int, int, list[str]]:
+    """Column rules and value-map entries against the truth: (columns right, columns with a
+    source in the truth, values right, values in the truth, what was wrong)."""
+    import yaml
+
+    truth = yaml.safe_load((CORPUS / db / "truth.yaml").read_text())
+    right = total = vright = vtotal = 0
+    wrong: list[str] = []
+    for table in truth["tables"]:
+        path = project / "mappings" / f"{table['target']}.yaml"
+        mapping = yaml.safe_load(path.read_text()) if path.exists() else {"columns": []}
+        rules = {r["target"]: r for r in mapping.get("columns", [])}
+        for col, spec in (table.get("columns") or {}).items():
+            source = spec.get("from")
+            if not isinstance(source, str):
+                continue
+            total += 1
+            rule = rules.get(col)
+            got = None
+            if rule and rule.get("source"):
+                via = rule.get("via") or []
+                where = via[-1]["table"] if via else mapping.get("source", "")
+                got = f"{where}.{rule['source']}"
+            if got is not None and _norm(got).endswith(_norm(source)):
+                right += 1
+            else:
+                wrong.append(f"{table['target']}.{col}: {got} instead of {source}")
+            for legacy, label in (spec.get("value_map") or {}).items():
+                vtotal += 1
+                proposed = (rule or {}).get("value_map", {}).get(str(legacy), "∅")
+                if proposed == label:
+                    vright += 1
+                else:
+                    wrong.append(f"{table['target']}.{col}[{legacy!r}]: {proposed} not {label}")
+    return right, total, vright, vtotal, wrong
+
+
+def main(argv: list[str]) -> None:
+    review = "--review" in argv
+    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
+    names = [a for a in argv if not a.startswith("--") and a != keep]
     dbs = names or sorted(p.name for p in CORPUS.iterdir() if (p / "truth.yaml").exists())
-    base = Path(tempfile.mkdtemp(prefix="dbm-corpus-"))
+    base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="dbm-corpus-"))
+    base.mkdir(parents=True, exist_ok=True)
     server = start(base / "data")
     plan_ok = run_ok = right = total = 0
     try:
@@ -63,6 +111,18 @@ def main(names: list[str]) -> None:
                 print(f"{db}: plan failed: {' '.join(tail)[:300]}")
                 continue
             plan_ok += 1
+            c_ok, c_all, v_ok, v_all, misses = score_mappings(db, project)
+            print(f"{db}: proposals: columns {c_ok}/{c_all} right, values {v_ok}/{v_all} right")
+            for miss in misses:
+                print(f"    ~ {miss}")
+            review_file = CORPUS / db / "review.yaml"
+            corrected = ""
+            if review and review_file.exists():
+                reviewed = _cli("review", "--project", str(project), str(review_file))
+                if reviewed.returncode != 0:
+                    print(f"{db}: review failed: {reviewed.stdout[-300:]}{reviewed.stderr[-300:]}")
+                    continue
+                corrected = " ".join(reviewed.stdout.split()).split(":")[1].split(".")[0]
             ran = _cli("run", "--project", str(project), "--yes")
             run_ok += ran.returncode == 0
             report_path = project / "report.json"
@@ -76,7 +136,7 @@ def main(names: list[str]) -> None:
             right += ok
             total += len(results)
             print(
-                f"{db}: run {'ok' if ran.returncode == 0 else 'failed'}; "
+                f"{db}: run {'ok' if ran.returncode == 0 else 'failed'};{corrected} "
                 f"{accounted}/{len(tables)} tables account for every row; "
                 f"product checks {sum(c['passed'] for c in own)}/{len(own)}; "
                 f"value checks {ok}/{len(results)} ({time.monotonic() - t0:.0f}s)"

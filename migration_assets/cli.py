@@ -210,6 +210,22 @@ def plan(
 
 @main.command()
 @click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
+@click.argument("review_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def review(project_dir: Path, review_file: Path) -> None:
+    """Apply a reviewer's file (answers, filters, corrected rules) to the mapping files."""
+    _quiet_logs()
+    try:
+        corrected = apply_review(Project.load(project_dir.resolve()), review_file)
+    except MigrationError as exc:
+        _fail(exc)
+    console.print(
+        f"Applied {review_file}: {corrected} rule(s) corrected. "
+        f"Next: dbmigrate run --project {project_dir}"
+    )
+
+
+@main.command()
+@click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--yes", is_flag=True, help="Accept the agents' proposals for open decisions.")
 def run(project_dir: Path, yes: bool) -> None:
     """Execute the reviewed mappings, validate, and write report.md / report.json."""

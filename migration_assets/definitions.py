@@ -23,7 +23,8 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
         # No project yet: an empty but loadable location (the UI says what to do next).
         return dg.Definitions()
     project, plan, _source, mappings = loaded
-    legacy_tables = sorted({m.source for m in mappings.values()})
+    feeds = {t: m.feeds() for t, m in mappings.items()}  # every legacy table a target reads
+    legacy_tables = sorted({s for tables in feeds.values() for s in tables})
     assets: list[dg.AssetsDefinition] = [
         build_legacy_asset(t, project.settings.source_schema) for t in legacy_tables
     ]
@@ -44,6 +45,7 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
                 parents.get(t, []),
                 partitions.get(t),
                 validated_later=t in set_after,
+                also_reads=[s for s in feeds[t] if s != mappings[t].source],
             )
         )
         if t in partitions or t in set_after:

@@ -13,7 +13,13 @@ from agents import bookkeeping
 from agents.db import connect
 from agents.engine.references import complete_references
 from agents.errors import MigrationError
-from agents.execution import ExecutionSettings, apply_deletes, finish_ranges, migrate_table
+from agents.execution import (
+    ExecutionSettings,
+    apply_deletes,
+    finish_ranges,
+    migrate_table,
+    source_table,
+)
 from agents.models import CheckOutcome
 from agents.validation import Counts, validate_table
 from agents.workflow import RunInputs
@@ -28,7 +34,7 @@ def _validate_and_record(
     inputs: RunInputs, target: str, settings: ExecutionSettings, legacy_dsn: str, target_dsn: str
 ) -> tuple[Counts, list[CheckOutcome], list[dict[str, str]]]:
     mapping = inputs.mappings[target]
-    src_t = inputs.source.table(mapping.source)
+    src_t = source_table(mapping, inputs.source)
     tgt_t = inputs.target.table(target)
     all_targets = {t.name: t for t in inputs.target.tables}
     try:
@@ -82,6 +88,7 @@ def build_target_asset(
     partitions: list[str] | None = None,
     *,
     validated_later: bool = False,
+    also_reads: list[str] | None = None,
 ) -> dg.AssetsDefinition:
     """One target table; with ``partitions``, one key range per partition (a backfill runs
     them in parallel, one run each) and validation moves to ``validation/<target>``, as it
@@ -91,7 +98,12 @@ def build_target_asset(
 
     @dg.asset(
         key=target_key(target),
-        deps=[mapping_key(target), legacy_key(source), *map(target_key, parents)],
+        deps=[
+            mapping_key(target),
+            legacy_key(source),
+            *map(legacy_key, also_reads or []),
+            *map(target_key, parents),
+        ],
         group_name="target",
         kinds={"postgres"},
         check_specs=None if later else check_specs(target),
@@ -112,7 +124,7 @@ def build_target_asset(
             raise dg.Failure(description=str(exc)) from exc
         mapping = inputs.mappings[target]
         settings = _settings(context, inputs, target, target_db.role)
-        src_t = inputs.source.table(mapping.source)
+        src_t = source_table(mapping, inputs.source)
         tgt_t = inputs.target.table(target)
         key_range = None
         partition = context.partition_key if partitioned else None

@@ -28,6 +28,41 @@ def ref_column(target_column: str) -> str:
     return f"__dbm_ref:{target_column}"
 
 
+def fold_column(target_column: str) -> str:
+    """The page column holding a value looked up through a fold's hops."""
+    return f"__dbm_fold:{target_column}"
+
+
+OUTER = "__dbm_s"  # the source table's alias in the page query, for folds to correlate with
+
+
+def fold_expr(
+    source_column: str, hops: Sequence[tuple[sql.Composable, dict[str, str]]]
+) -> sql.Composable:
+    """A scalar subquery walking ``hops`` (table, {previous column: this column}) from the
+    page's row to the last table, returning its ``source_column``. NULL when a link is NULL
+    or missing (the rule then decides: a required column rejects the row with the reason)."""
+    aliases = [sql.Identifier(f"__dbm_h{i}") for i in range(len(hops))]
+    joins: list[sql.Composable] = []
+    for i, (table, on) in enumerate(hops):
+        prev = sql.Identifier(OUTER) if i == 0 else aliases[i - 1]
+        cond = sql.SQL(" AND ").join(
+            sql.SQL("{}.{} = {}.{}").format(aliases[i], sql.Identifier(b), prev, sql.Identifier(a))
+            for a, b in on.items()
+        )
+        joins.append(sql.SQL("{} {} ON {}").format(table, aliases[i], cond) if i else cond)
+    first_table = hops[0][0]
+    rest = sql.SQL(" ").join(sql.SQL("JOIN {}").format(j) for j in joins[1:])
+    return sql.SQL("(SELECT {last}.{col} FROM {t0} {a0} {rest} WHERE {where})").format(
+        last=aliases[-1],
+        col=sql.Identifier(source_column),
+        t0=first_table,
+        a0=aliases[0],
+        rest=rest,
+        where=joins[0],
+    )
+
+
 def cast_column(target_column: str) -> str:
     """The page column holding a legacy value cast to its target's type."""
     return f"__dbm_cast:{target_column}"

@@ -49,12 +49,14 @@ def _legacy_refs(
     conn: psycopg.Connection, mapping: TableMapping, schema: str, rules: list[ColumnRule]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """(child ids, per rule the parent id or -1) for every legacy row the mapping selects."""
-    from agents.execution import filter_sql, key_id_expr
+    from agents.execution import filter_sql, key_id_expr, source_relation
 
-    q = sql.SQL("COPY (SELECT {k}, {refs} FROM {t} WHERE {f}) TO STDOUT WITH (FORMAT csv)").format(
+    q = sql.SQL(
+        "COPY (SELECT {k}, {refs} FROM {t} s WHERE {f}) TO STDOUT WITH (FORMAT csv)"
+    ).format(
         k=key_id_expr(mapping),
         refs=sql.SQL(", ").join(_ref_expr(r) for r in rules),
-        t=qualified(schema, mapping.source),
+        t=source_relation(mapping, schema),
         f=filter_sql(mapping.filters),
     )
     buf = io.BytesIO()
@@ -128,7 +130,7 @@ def complete_references(
     from the legacy data (idempotent: a re-run rewrites nothing); orphans go to the rejects.
     ``settings_schema`` is the source and target default schema."""
     rules = [r for r in deferred_rules(mapping) if parents is None or r.fk_target in parents]
-    if not rules or not mapping.key_target:
+    if not rules or not mapping.uuid_target:
         return Completed(0, 0)
     source_schema, target_schema = settings_schema
     with connect(source_dsn, read_only=True) as sconn:
@@ -136,7 +138,7 @@ def complete_references(
         sconn.rollback()
     s = sql.Identifier(target_schema)
     table = qualified(target_schema, mapping.target)
-    pk = sql.Identifier(mapping.key_target)
+    pk = sql.Identifier(mapping.uuid_target)
     with connect(target_dsn, role=role, autocommit=True) as conn, conn.transaction():
         entities = {mapping.target} | {r.fk_target or "" for r in rules}
         mapped = {e: _mapped(conn, target_schema, e) for e in entities}
@@ -186,14 +188,14 @@ def _reject_orphans(
     run_tag: str,
 ) -> None:
     """Take orphans out of the target and its mappings; record them, row and reason."""
-    from agents.execution import key_id_expr
+    from agents.execution import key_id_expr, source_relation
 
     ids = sorted(orphans)
     s = sql.Identifier(target_schema)
     with connect(source_dsn, read_only=True) as sconn:
         rows = sconn.execute(
             sql.SQL("SELECT {k}, to_jsonb(t)::text FROM {src} t WHERE {k} = ANY(%s)").format(
-                k=key_id_expr(mapping), src=qualified(source_schema, mapping.source)
+                k=key_id_expr(mapping), src=source_relation(mapping, source_schema)
             ),
             (ids,),
         ).fetchall()
@@ -205,7 +207,7 @@ def _reject_orphans(
             "WHERE entity_type = %s AND legacy_id = ANY(%s))"
         ).format(
             t=qualified(target_schema, mapping.target),
-            pk=sql.Identifier(mapping.key_target or ""),
+            pk=sql.Identifier(mapping.uuid_target or ""),
             s=s,
         ),
         (mapping.target, ids),

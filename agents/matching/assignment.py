@@ -1,0 +1,34 @@
+"""Global one-to-one selection over a score matrix, with a "no match" option per row.
+
+Greedy pairing (best pair first, then the next best among what is left) lets an early, merely
+plausible pair take a column that a later row needed more; the optimal assignment maximises the
+total evidence instead, and a row is left unmatched only when no candidate beats the threshold
+it would have to clear alone.
+
+>>> assign([[0.9, 0.8], [0.85, 0.1]], threshold=0.5)
+{0: 1, 1: 0}
+>>> assign([[0.3]], threshold=0.5)
+{}
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def assign(scores: Sequence[Sequence[float]], *, threshold: float) -> dict[int, int]:
+    """Rows -> columns maximising the summed score; pairs below ``threshold`` are not made
+    (a pair exactly at it is)."""
+    matrix = np.asarray(scores, dtype=float)
+    if matrix.size == 0:
+        return {}
+    rows, cols = matrix.shape
+    # Each row gets its own "no match" column worth exactly the threshold, so a pair is made
+    # only where it beats staying unmatched.
+    none = np.full((rows, rows), -1e9)
+    np.fill_diagonal(none, threshold - 1e-9)
+    full = np.hstack([np.where(matrix > 0, matrix, -1e9), none])
+    r, c = linear_sum_assignment(full, maximize=True)
+    pairs = zip(r.tolist(), c.tolist(), strict=True)
+    return {i: j for i, j in pairs if j < cols and matrix[i, j] >= threshold}
