@@ -400,7 +400,7 @@ def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> lis
                 parent = ctx.source.table(fk.ref_table)
                 hops = [
                     *path,
-                    Hop(table=parent.name, on=dict(zip(fk.columns, fk.ref_columns, strict=True))),
+                    Hop(table=parent.name, link=dict(zip(fk.columns, fk.ref_columns, strict=True))),
                 ]
                 seen.add(parent.name)
                 keyish = set(parent.primary_key) | {
@@ -840,9 +840,13 @@ def _narrowing(
             )
         ]
     count, examples = (int(row[0]), list(row[1] or [])) if row else (0, [])
-    if count == 0:
+    if count == 0:  # exact; the cast still runs in the source, so both sides read alike
         return rule.model_copy(
-            update={"rationale": rule.rationale + f"; every value survives {s_type} -> {t_type}"}
+            update={
+                "cast": t_type,
+                "source_type": s_type,
+                "rationale": rule.rationale + f"; every value survives {s_type} -> {t_type}",
+            }
         ), []
     shown = ", ".join(repr(e) for e in examples)
     return rule.model_copy(

@@ -179,7 +179,7 @@ def _check_hops(
         if not legacy.has_table(hop.table):
             raise MappingError(f"{rule.target}: fold table {hop.table} does not exist", path=where)
         table = legacy.table(hop.table)
-        for a, b in hop.on.items():
+        for a, b in hop.link.items():
             if not prev.has_column(a) or not table.has_column(b):
                 raise MappingError(
                     f"{rule.target}: fold step {prev.name}.{a} -> {table.name}.{b} names a "
@@ -266,7 +266,7 @@ def value_expr(rule: ColumnRule, schema: str) -> sql.Composable:
     """The legacy value a rule reads, in SQL over the page's row (aliased ``keys.OUTER``):
     its source column, or the value a fold looks up through its hops."""
     if rule.via:
-        hops = [(qualified(schema, h.table), dict(h.on)) for h in rule.via]
+        hops = [(qualified(schema, h.table), dict(h.link)) for h in rule.via]
         return keys.fold_expr(rule.source or "", hops)
     return sql.Identifier(rule.source or "")
 

@@ -104,10 +104,11 @@ class Filter(Model):
 
 
 class Hop(Model):
-    """One step of a lookup fold: from the previous table to ``table`` through ``on``."""
+    """One step of a lookup fold: from the previous table to ``table`` through ``link``
+    (not ``on``, which YAML reads as the boolean true)."""
 
     table: str = Field(description="Legacy table reached (schema.table outside the default)")
-    on: dict[str, str] = Field(
+    link: dict[str, str] = Field(
         description="Columns of the previous table (the mapping's source for the first hop) "
         "-> the columns of this table they reference"
     )

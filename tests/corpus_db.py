@@ -9,6 +9,7 @@ Checking: ``checks.yaml`` holds pairs of queries (legacy, target) whose results 
 as multisets of text rows; they join on natural values, never on the new UUIDs.
 """
 
+import gzip
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -23,18 +24,30 @@ CORPUS = ROOT / "tests" / "corpus"
 _COPY = re.compile(r"^COPY\s.*\sFROM\s+stdin.*;\s*$", re.IGNORECASE)
 
 
+VENDORED = ROOT / "tests" / "data"
+
+
 def legacy_sql(db: str) -> Path | None:
-    """The dump of a corpus database, or None where the datasets folder is absent."""
+    """The dump of a corpus database: vendored in ``tests/data`` where its license allows
+    (gzipped when large), else from ``../shared/datasets``; None where neither has it."""
     truth = yaml.safe_load((CORPUS / db / "truth.yaml").read_text())
-    path = DATASETS / db / str(truth.get("legacy_sql") or f"{db}.sql")
-    return path if path.exists() else None
+    name = str(truth.get("legacy_sql") or f"{db}.sql")
+    for path in (VENDORED / db / name, VENDORED / db / f"{name}.gz", DATASETS / db / name):
+        if path.exists():
+            return path
+    return None
 
 
 def load_dump(dsn: str, path: Path) -> None:
     """Run a psql dump whose only meta-command is the ``\\.`` ending COPY data."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         pending: list[str] = []
-        lines = iter(path.read_text(encoding="utf-8").splitlines(keepends=True))
+        text = (
+            gzip.decompress(path.read_bytes()).decode("utf-8")
+            if path.suffix == ".gz"
+            else path.read_text(encoding="utf-8")
+        )
+        lines = iter(text.splitlines(keepends=True))
         for line in lines:
             if line.lstrip().upper().startswith("COPY "):
                 statement = line
