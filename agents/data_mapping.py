@@ -511,13 +511,17 @@ def propose_table(
                 if key_kind == "integer"
                 else f"legacy key ({', '.join(legacy_key)})"
             )
-            declared = "" if src.primary_key else ", unique and never empty in the data"
+            declared = (
+                ", unique and never empty in the data (not declared)"
+                if src.key_inferred or not src.primary_key
+                else ""
+            )
             rules.append(
                 ColumnRule(
                     target=tcol.name,
                     kind="uuid_key",
                     source=scol.name,
-                    confidence=1.0 if src.primary_key else 0.8,
+                    confidence=0.8 if src.key_inferred or not src.primary_key else 1.0,
                     rationale=f"{what}{declared} becomes a stable UUID",
                 )
             )

@@ -59,9 +59,65 @@ def infer_primary_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
                 if total and distinct == total and nulls == 0:
                     found = col.name
                     break
-            updated.append(table.model_copy(update={"primary_key": [found]}) if found else table)
+            if found:
+                updated.append(
+                    table.model_copy(update={"primary_key": [found], "key_inferred": True})
+                )
+                continue
+            combo = None if table.unique else _unique_column_set(conn, schema.schema_name, table)
+            updated.append(
+                table.model_copy(update={"primary_key": combo, "key_inferred": True})
+                if combo
+                else table
+            )
         conn.rollback()
     return schema.model_copy(update={"tables": updated})
+
+
+KEY_FAMILIES = frozenset({"integer", "text", "date", "timestamp", "timestamptz", "uuid", "numeric"})
+
+
+def _unique_column_set(
+    conn: Any, schema: str, table: TableInfo, *, width: int = 4, lead: int = 6
+) -> list[str] | None:
+    """The smallest set of never-NULL columns whose values are unique over every row.
+
+    Legacy tables without a declared key still have one in the data, and designers put key
+    columns first: the search tries sets of 1..``width`` columns among the first ``lead``
+    never-NULL ones, smallest and leftmost first, each checked over every row (a set that is
+    unique "mostly" is not a key). Floats, JSON and binary never identify a row.
+    """
+    from itertools import combinations
+
+    if table.row_count == 0:
+        return None
+    cols = [
+        c.name
+        for c in table.columns
+        if c.data_type in KEY_FAMILIES
+        and (p := table.profiles.get(c.name)) is not None
+        and p.null_count == 0
+    ][:lead]
+    ident = qualified(schema, table.name)
+    for size in range(1, width + 1):
+        for combo in sorted(combinations(range(len(cols)), size), key=lambda c: (sum(c), c)):
+            names = [cols[i] for i in combo]
+            distinct = conn.execute(
+                sql.SQL("SELECT count(*) FROM (SELECT DISTINCT {c} FROM {t}) d").format(
+                    c=sql.SQL(", ").join(map(sql.Identifier, names)), t=ident
+                )
+            ).fetchone()
+            nulls = conn.execute(
+                sql.SQL("SELECT count(*) FROM {t} WHERE {cond}").format(
+                    t=ident,
+                    cond=sql.SQL(" OR ").join(
+                        sql.SQL("{} IS NULL").format(sql.Identifier(n)) for n in names
+                    ),
+                )
+            ).fetchone()
+            if distinct and nulls and distinct[0] == table.row_count and nulls[0] == 0:
+                return names
+    return None
 
 
 def _looks_like_key(column: str, table: str) -> bool:

@@ -60,6 +60,9 @@ class TableInfo(Model):
     name: str = Field(description="Table name")
     columns: list[ColumnInfo] = Field(description="Columns in ordinal order")
     primary_key: list[str] = Field(default_factory=list, description="Primary key columns")
+    key_inferred: bool = Field(
+        default=False, description="The key was found in the data, not declared"
+    )
     foreign_keys: list[ForeignKeyInfo] = Field(default_factory=list, description="FKs")
     unique: list[list[str]] = Field(default_factory=list, description="Unique constraints")
     row_count: int = Field(default=0, description="Exact row count at analysis time")
