@@ -59,9 +59,86 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
 """
 
 
-def ensure_bookkeeping(conn: Any, schema: str) -> None:
-    """Create the bookkeeping tables if missing (idempotent; safe to call every run)."""
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+BOOKKEEPING = (
+    "migration_control",
+    "migration_mappings",
+    "migration_rejects",
+    "migration_validation",
+    "migration_sandbox_audit",
+    "migration_deferred_constraints",
+)
+# Supabase's API roles (PostgREST): they must never see the bookkeeping (rejects hold legacy
+# rows as JSON). Revoked where they exist; elsewhere nothing to do.
+API_ROLES = ("anon", "authenticated")
+
+
+def ensure_bookkeeping(conn: Any, schema: str, *, moved_from: str | None = None) -> None:
+    """Create the bookkeeping schema and tables if missing (idempotent; safe every run).
+
+    The schema is the project's own (``dbmigrate`` by default), never the one Supabase exposes
+    through its API; the API roles get no privilege on it. Tables an older version kept in
+    ``moved_from`` (the target's ``public``) are moved here first, rows and all.
+    """
+    s = sql.Identifier(schema)
+    row = conn.execute(
+        "SELECT current_user::text, session_user::text, to_regnamespace(%s) IS NOT NULL",
+        (f'"{schema}"',),
+    ).fetchone()
+    assert row is not None
+    current, session, exists = row
+    as_role = current != session
+    if as_role:
+        # Writing under SET ROLE (Supabase: a role that RLS judges): the connecting user
+        # creates the schema, owned by that role (which then creates its tables itself), and
+        # moves an older version's tables, which it owns.
+        conn.execute("RESET ROLE")
+    try:
+        if not exists:
+            owner = sql.SQL(" AUTHORIZATION {}").format(sql.Identifier(current))
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}{}").format(
+                    s, owner if as_role else sql.SQL("")
+                )
+            )
+        if moved_from and moved_from != schema:
+            _move_tables(conn, moved_from, schema, current if as_role else None)
+            # Moved tables keep the grants public gave the API roles: take them away.
+            for role in API_ROLES:
+                known = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                if known.fetchone():
+                    conn.execute(
+                        sql.SQL(
+                            "REVOKE ALL ON SCHEMA {s} FROM {r}; "
+                            "REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}; "
+                            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}"
+                        ).format(s=s, r=sql.Identifier(role))
+                    )
+    finally:
+        if as_role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(current)))
+    conn.execute(sql.SQL(DDL).format(schema=s))
+
+
+def _move_tables(conn: Any, old: str, new: str, role: str | None) -> None:
+    """Bookkeeping tables an older version kept in ``old``: moved, rows and all."""
+    for table in BOOKKEEPING:
+        found = conn.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)",
+            (f'"{old}"."{table}"', f'"{new}"."{table}"'),
+        ).fetchone()
+        if not found or found[0] is None or found[1] is not None:
+            continue
+        conn.execute(
+            sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
+                sql.Identifier(old), sql.Identifier(table), sql.Identifier(new)
+            )
+        )
+        if role:
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.{} OWNER TO {}").format(
+                    sql.Identifier(new), sql.Identifier(table), sql.Identifier(role)
+                )
+            )
 
 
 def start_control(
@@ -227,6 +304,26 @@ def latest_control(conn: Any, schema: str, table: str) -> tuple[str, str | None]
         (table,),
     ).fetchone()
     return (str(row[0]), row[1]) if row else None
+
+
+def latest_timing(conn: Any, schema: str, table: str) -> tuple[str, float | None, str] | None:
+    """(run id, seconds, finished at) of the table's latest load: the report says which run
+    its numbers belong to."""
+    exists = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_control',)).fetchone()
+    if not exists or exists[0] is None:
+        return None
+    row = conn.execute(
+        sql.SQL(
+            "SELECT run_id, extract(epoch FROM completed_at - started_at)::float8, "
+            "to_char(coalesce(completed_at, started_at) AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD HH24:MI:SS') || ' UTC' FROM {}.migration_control "
+            "WHERE table_name = %s AND phase = 'execution' ORDER BY id DESC LIMIT 1"
+        ).format(sql.Identifier(schema)),
+        (table,),
+    ).fetchone()
+    if not row:
+        return None
+    return str(row[0]), (float(row[1]) if row[1] is not None else None), str(row[2])
 
 
 def reject_samples(conn: Any, schema: str, table: str, limit: int = 5) -> list[dict[str, str]]:

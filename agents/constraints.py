@@ -64,12 +64,12 @@ def _drop_constraint(conn: Any, schema: str, table: str, name: str) -> None:
     )
 
 
-def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
+def park_for_bulk_load(conn: Any, schema: str, table: str, *, bk: str | None = None) -> list[str]:
     """Drop what slows a bulk load of ``table``, remembering it; returns what was parked.
 
     Returns [] (nothing changed) when the role may not alter the tables involved.
     """
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
     fks = conn.execute(
         "SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
         "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
@@ -97,15 +97,15 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
         with conn.transaction():
             for owner_schema, owner_table, name, definition in fks:
                 owner = project_name(owner_schema, owner_table, schema)
-                _record(conn, schema, owner, name, definition, "fk", table)
+                _record(conn, bk or schema, owner, name, definition, "fk", table)
                 _drop_constraint(conn, schema, owner, name)
                 parked.append(f"{owner}.{name}")
             for name, definition in pk:
-                _record(conn, schema, table, name, definition, "pk", table)
+                _record(conn, bk or schema, table, name, definition, "pk", table)
                 _drop_constraint(conn, schema, table, name)
                 parked.append(name)
             for name, definition in indexes:
-                _record(conn, schema, table, name, definition, "index", table)
+                _record(conn, bk or schema, table, name, definition, "index", table)
                 index_schema = split_name(table, schema)[0]
                 conn.execute(
                     sql.SQL("DROP INDEX {}").format(
@@ -119,31 +119,31 @@ def park_for_bulk_load(conn: Any, schema: str, table: str) -> list[str]:
     return parked
 
 
-def is_parked(conn: Any, schema: str, table: str) -> bool:
+def is_parked(conn: Any, schema: str, table: str, *, bk: str | None = None) -> bool:
     """Whether a bulk load of ``table`` has its keys parked right now."""
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
     row = conn.execute(
         sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM {}.migration_deferred_constraints "
             "WHERE parked_by = %s AND kind = 'pk')"
-        ).format(sql.Identifier(schema)),
+        ).format(sql.Identifier(bk or schema)),
         (table,),
     ).fetchone()
     return bool(row and row[0])
 
 
-def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
+def restore_parked(conn: Any, schema: str, table: str, *, bk: str | None = None) -> list[str]:
     """Re-create what a bulk load of ``table`` parked; returns problems, if any.
 
     A key that cannot be rebuilt (duplicates) stays recorded, so nothing is forgotten.
     """
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(schema)))
+    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
     rows = conn.execute(
         sql.SQL(
             "SELECT table_name, constraint_name, definition, kind "
             "FROM {}.migration_deferred_constraints "
             "WHERE table_name = %s OR parked_by = %s"
-        ).format(sql.Identifier(schema)),
+        ).format(sql.Identifier(bk or schema)),
         (table, table),
     ).fetchall()
     if not rows:
@@ -152,7 +152,7 @@ def restore_parked(conn: Any, schema: str, table: str) -> list[str]:
     forget = sql.SQL(
         "DELETE FROM {}.migration_deferred_constraints WHERE table_name = %s "
         "AND constraint_name = %s"
-    ).format(sql.Identifier(schema))
+    ).format(sql.Identifier(bk or schema))
     problems = []
     for owner, name, definition, kind in sorted(rows, key=lambda r: RESTORE_ORDER.get(r[3], 9)):
         target = qualified(schema, owner)

@@ -69,6 +69,8 @@ class ExecutionSettings:
     namespace: str
     source_schema: str = "public"
     target_schema: str = "public"
+    # The bookkeeping tables' own schema in the target: never the one Supabase's API exposes.
+    bookkeeping_schema: str = "dbmigrate"
     batch_size: int = 50_000
     max_reject_ratio: float = 0.05
     target_role: str | None = None
@@ -471,15 +473,18 @@ class _Writer:
         schema: str,
         batch_tag: str,
         key_range: tuple[int, int] | None = None,
+        *,
+        bk: str | None = None,
     ) -> None:
         self.conn = conn
         self.mapping = mapping
         self.schema = schema
+        self.bk = bk or schema  # where the bookkeeping tables are
         self.tag = batch_tag
         self.cols = [r.target for r in mapping.columns]
         self.tident = qualified(schema, target.name)
         self.target_name = target.name
-        s = sql.Identifier(schema)
+        s = sql.Identifier(self.bk)
         ident = sql.SQL(", ").join(map(sql.Identifier, self.cols))
         conn.execute(
             sql.SQL(
@@ -547,7 +552,7 @@ class _Writer:
         # The append path sends binary COPY where every column's type has an exact encoder.
         self.target_types = pgbinary.column_types(conn, schema, target.name, self.cols)
         self.mapping_types = pgbinary.column_types(
-            conn, schema, "migration_mappings", list(MAPPING_COLUMNS)
+            conn, self.bk, "migration_mappings", list(MAPPING_COLUMNS)
         )
         self.mappings_conn: Any = None  # set for bulk loads: mappings COPY on its own core
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbmigrate-mappings")
@@ -655,7 +660,7 @@ class _Writer:
         if self.key_parked and not new_keys:
             # Rows that may already be in the target need the key to upsert against: bring it
             # back now (a resume whose last target commit was lost lands here, once).
-            _restore_keys(self.conn, self.schema, self.target_name)
+            _restore_keys(self.conn, self.schema, self.target_name, self.bk)
             self.key_parked = False
         table = pa.table({c: res.columns[c] for c in self.cols})
         refused: list[tuple[int, str]] = []
@@ -691,7 +696,7 @@ class _Writer:
                 sql.SQL(
                     "DELETE FROM {}.migration_rejects WHERE entity_type = %s "
                     "AND legacy_id = ANY(%s)"
-                ).format(sql.Identifier(self.schema)),
+                ).format(sql.Identifier(self.bk)),
                 (self.mapping.target, [str(i) for i in ids.tolist()]),
             )
 
@@ -797,14 +802,14 @@ class _Writer:
                         "DELETE FROM {}.migration_rejects r USING _dbm_map m "
                         "WHERE r.entity_type = %s "
                         "AND r.legacy_id = m.legacy_id::text"
-                    ).format(sql.Identifier(self.schema)),
+                    ).format(sql.Identifier(self.bk)),
                     (self.mapping.target,),
                 )
 
     def reject(self, rows: pd.DataFrame) -> None:
         if rows.empty:
             return
-        s = sql.Identifier(self.schema)
+        s = sql.Identifier(self.bk)
         payload = []
         key = self.mapping.integer_key or (keys.KEY_ID if self.mapping.key_columns else None)
         for rec in rows.to_dict("records"):
@@ -954,6 +959,7 @@ def migrate_table(
     tag = f"{run_id}:{mapping.target}" + (f":{partition}" if partition else "")
     seed = entity_seed(settings.namespace, mapping.target)
     tschema = settings.target_schema
+    bk = settings.bookkeeping_schema
     # The target runs in autocommit with explicit transaction blocks: one per batch, savepoints
     # inside it for bisection.
     with (
@@ -962,7 +968,7 @@ def migrate_table(
     ):
         sconn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         tconn.execute("SET TIME ZONE 'UTC'")
-        bookkeeping.ensure_bookkeeping(tconn, tschema)
+        bookkeeping.ensure_bookkeeping(tconn, bk, moved_from=tschema)
         total = count_source_rows(
             sconn, mapping, settings.source_schema, key_range, changed_since_xmin
         )
@@ -970,7 +976,7 @@ def migrate_table(
         all_cols = [c.name for c in source.columns]
         control_id, after, done = bookkeeping.start_control(
             tconn,
-            tschema,
+            bk,
             run_id=run_id,
             table=mapping.target,
             partition=partition,
@@ -993,18 +999,20 @@ def migrate_table(
         # A parent still parked (its key ranges loaded, its validation asset not yet run) gets
         # its key back first: this table's foreign key to it cannot be re-added without it.
         for parent in {r.fk_target for r in mapping.columns if r.kind == "fk" and r.fk_target}:
-            if parent != target.name and constraints.is_parked(tconn, tschema, parent):
-                _restore_keys(tconn, tschema, parent)
+            if parent != target.name and constraints.is_parked(tconn, tschema, parent, bk=bk):
+                _restore_keys(tconn, tschema, parent, bk)
         # A key range whose keys a coordinator parked (park_for_ranges) loads in bulk mode and
         # leaves them to it; anything else parked is a crashed load's: put it back.
-        coordinated = key_range is not None and constraints.is_parked(tconn, tschema, target.name)
+        coordinated = key_range is not None and constraints.is_parked(
+            tconn, tschema, target.name, bk=bk
+        )
         if not coordinated:
-            _restore_keys(tconn, tschema, target.name)
-        writer = _Writer(tconn, mapping, target, tschema, tag, key_range)
+            _restore_keys(tconn, tschema, target.name, bk)
+        writer = _Writer(tconn, mapping, target, tschema, tag, key_range, bk=bk)
         # Reading and transforming run one batch ahead of writing, in their own thread, with
         # their own target connection for FK lookups (parents are committed before children).
         lconn = psycopg.connect(target_dsn, autocommit=True)
-        resolve = fk_resolver(lconn, tschema)
+        resolve = fk_resolver(lconn, bk)
         # Bulk mode only for rows never mapped (a first load, a resume): a re-run's rows all
         # exist and must be upserted through the key. Key ranges of one table load in parallel
         # processes; parking is per table, so a range leaves the keys in place rather than race
@@ -1025,7 +1033,9 @@ def migrate_table(
                 >= BULK_ROWS
             )
         )
-        deferred = constraints.park_for_bulk_load(tconn, tschema, target.name) if bulk else []
+        deferred = (
+            constraints.park_for_bulk_load(tconn, tschema, target.name, bk=bk) if bulk else []
+        )
         writer.key_parked = bool(deferred) or coordinated
         mconn = psycopg.connect(target_dsn, autocommit=True) if bulk or coordinated else None
         for conn in (tconn, mconn):
@@ -1036,7 +1046,7 @@ def migrate_table(
         writer.mappings_conn = mconn
         sizing = {"batch": settings.batch_size}
         if run_code is None and any(r.kind == "code" for r in mapping.columns):
-            run_code = sandbox_runner(lconn, tschema, mapping.target, tag)
+            run_code = sandbox_runner(lconn, bk, mapping.target, tag)
 
         later = frozenset(r.target for r in references.deferred_rules(mapping))
 
@@ -1072,7 +1082,7 @@ def migrate_table(
                     n_rej = len(rejects)
                     bookkeeping.progress(
                         tconn,
-                        tschema,
+                        bk,
                         control_id,
                         processed=page.num_rows - n_rej,
                         rejected=n_rej,
@@ -1089,7 +1099,7 @@ def migrate_table(
                 sizing["batch"] = _adapt(sizing["batch"], time.monotonic() - t0)
             if not coordinated:
                 writer.key_parked = False
-                _restore_keys(tconn, tschema, target.name)
+                _restore_keys(tconn, tschema, target.name, bk)
             if key_range is None and any(
                 r.fk_target == mapping.target for r in references.deferred_rules(mapping)
             ):
@@ -1099,6 +1109,7 @@ def migrate_table(
                     target_dsn,
                     mapping,
                     (settings.source_schema, tschema),
+                    bk=bk,
                     role=settings.target_role,
                     run_tag=tag,
                     parents={mapping.target},
@@ -1112,17 +1123,15 @@ def migrate_table(
                     f"threshold of {settings.max_reject_ratio:.1%}; see migration_rejects "
                     f"for the reasons, fix the mapping or the data, and re-run"
                 )
-                bookkeeping.finish_control(tconn, tschema, control_id, status="failed", error=msg)
+                bookkeeping.finish_control(tconn, bk, control_id, status="failed", error=msg)
                 raise ExecutionError(f"{mapping.target}: {msg}")
-            bookkeeping.finish_control(tconn, tschema, control_id, status="completed")
+            bookkeeping.finish_control(tconn, bk, control_id, status="completed")
         except Exception as exc:  # the first outcome recorded wins (finish_control is once-only)
             pages.close()
             writer.abort_mappings()
             if deferred:
-                constraints.restore_parked(tconn, tschema, target.name)
-            bookkeeping.finish_control(
-                tconn, tschema, control_id, status="failed", error=str(exc)[:500]
-            )
+                constraints.restore_parked(tconn, tschema, target.name, bk=bk)
+            bookkeeping.finish_control(tconn, bk, control_id, status="failed", error=str(exc)[:500])
             raise
         finally:
             lconn.close()
@@ -1153,23 +1162,24 @@ def park_for_ranges(
     :func:`finish_ranges` after the last range. Returns whether anything was parked.
     """
     tschema = settings.target_schema
+    bk = settings.bookkeeping_schema
     with (
         connect(source_dsn, read_only=True) as sconn,
         connect(target_dsn, role=settings.target_role, autocommit=True) as tconn,
     ):
-        bookkeeping.ensure_bookkeeping(tconn, tschema)
-        _restore_keys(tconn, tschema, target.name)  # what a crashed load left parked
+        bookkeeping.ensure_bookkeeping(tconn, bk, moved_from=tschema)
+        _restore_keys(tconn, tschema, target.name, bk)  # what a crashed load left parked
         mapped = scalar(
             tconn.execute(
                 sql.SQL(
                     "SELECT EXISTS (SELECT 1 FROM {}.migration_mappings WHERE entity_type = %s)"
-                ).format(sql.Identifier(tschema)),
+                ).format(sql.Identifier(bk)),
                 (mapping.target,),
             )
         )
         if mapped or count_source_rows(sconn, mapping, settings.source_schema) < BULK_ROWS:
             return False
-        parked = constraints.park_for_bulk_load(tconn, tschema, target.name)
+        parked = constraints.park_for_bulk_load(tconn, tschema, target.name, bk=bk)
         log.info("%s: parked for its key ranges: %s", target.name, ", ".join(parked) or "none")
         return bool(parked)
 
@@ -1177,13 +1187,13 @@ def park_for_ranges(
 def finish_ranges(target_dsn: str, target: TableInfo, settings: ExecutionSettings) -> None:
     """After a partitioned table's ranges: rebuild what :func:`park_for_ranges` parked."""
     with connect(target_dsn, role=settings.target_role, autocommit=True) as tconn:
-        _restore_keys(tconn, settings.target_schema, target.name)
+        _restore_keys(tconn, settings.target_schema, target.name, settings.bookkeeping_schema)
 
 
-def _restore_keys(conn: Any, schema: str, table: str) -> None:
+def _restore_keys(conn: Any, schema: str, table: str, bk: str | None = None) -> None:
     """Rebuild what a bulk load of ``table`` parked; a key that will not rebuild fails the
     table with the database's reason (and stays recorded for the next run)."""
-    problems = constraints.restore_parked(conn, schema, table)
+    problems = constraints.restore_parked(conn, schema, table, bk=bk)
     if problems:
         raise ExecutionError(f"{table}: " + "; ".join(problems))
 
@@ -1280,7 +1290,7 @@ def apply_deletes(
             dtype=np.int64,
         )
         sconn.rollback()
-    s = sql.Identifier(settings.target_schema)
+    s = sql.Identifier(settings.bookkeeping_schema)
     with connect(target_dsn, role=settings.target_role, autocommit=True) as tconn:
         mapped = tconn.execute(
             sql.SQL(

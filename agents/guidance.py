@@ -7,7 +7,7 @@ connection facts shown are the redacted ones from ``project.yaml``.
 
 from datetime import UTC, datetime
 
-from agents.models import Decision, MigrationReport, TableMapping, TableReport
+from agents.models import CheckOutcome, Decision, MigrationReport, TableMapping, TableReport
 
 LOW_CONFIDENCE = 0.9
 
@@ -22,9 +22,43 @@ def build_report(tables: list[TableReport], decisions: list[Decision]) -> Migrat
     )
 
 
-def _bar(part: int, whole: int, width: int = 20) -> str:
-    filled = round(width * part / whole) if whole else 0
-    return "█" * filled + "░" * (width - filled)
+def _bar(t: TableReport, width: int = 24) -> str:
+    """Migrated █, rejected ▒, excluded by filters ░, out of every legacy row."""
+    whole = t.rows_source + t.rows_excluded
+    if not whole:
+        return " " * width
+    cells = [round(width * n / whole) for n in (t.rows_migrated, t.rows_rejected)]
+    cells.append(max(0, width - sum(cells)) if t.rows_excluded else 0)
+    return ("█" * cells[0] + "▒" * cells[1] + "░" * cells[2]).ljust(width)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def plain_check(t: TableReport, c: CheckOutcome) -> str:
+    """A passed check in words an owner reads; a failed one keeps its technical detail (it
+    is what someone will act on)."""
+    if not c.passed:
+        return c.detail
+    rows = _n(t.rows_migrated)
+    return {
+        "schema": "every row fits the new table's rules (types, required columns, allowed values)",
+        "reconciliation": f"all {_n(t.rows_source)} legacy rows are accounted for: {rows} "
+        f"migrated, {_n(t.rows_rejected)} rejected with their reason",
+        "foreign_keys": "every reference points at a row that exists",
+        "sample_values": "rows re-derived from the legacy data, spread over the whole table, "
+        "match what was stored, value for value",
+        "checksums": f"every one of the {rows} rows arrived unchanged (each column compared "
+        "over every row)",
+    }.get(c.name, c.detail)
+
+
+def _duration(t: TableReport) -> str:
+    if t.seconds is None:
+        return ""
+    rate = f", {t.rows_migrated / t.seconds:,.0f} rows/s" if t.seconds > 0 else ""
+    return f"{t.seconds:,.1f} s{rate}"
 
 
 def render_markdown(
@@ -41,37 +75,58 @@ def render_markdown(
     lines += [
         "## What happened to each table",
         "",
-        "| New table | From legacy | Legacy rows | Migrated | Rejected | Checks |",
-        "|---|---|---:|---:|---:|---|",
+        "| New table | From legacy | Legacy rows | Migrated | Rejected | Left out by filters "
+        "| Checks | Time |",
+        "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for t in report.tables:
         ok = sum(c.passed for c in t.checks)
         lines.append(
-            f"| {t.target} | {', '.join(t.sources)} | {t.rows_source} | "
-            f"{t.rows_migrated} | {t.rows_rejected} | {ok}/{len(t.checks)} passed |"
+            f"| {t.target} | {', '.join(t.sources)} | {_n(t.rows_source + t.rows_excluded)} | "
+            f"{_n(t.rows_migrated)} | {_n(t.rows_rejected)} | {_n(t.rows_excluded)} | "
+            f"{ok}/{len(t.checks)} passed | {_duration(t)} |"
         )
-    lines += ["", "```"]
+    lines += ["", "Rows per table: █ migrated, ▒ rejected, ░ left out by filters.", "", "```"]
     width = max((len(t.target) for t in report.tables), default=0)
     for t in report.tables:
         lines.append(
-            f"{t.target.ljust(width)}  {_bar(t.rows_migrated, t.rows_source)}  "
-            f"{t.rows_migrated}/{t.rows_source} migrated"
+            f"{t.target.ljust(width)}  {_bar(t)}  {_n(t.rows_migrated)} migrated, "
+            f"{_n(t.rows_rejected)} rejected, {_n(t.rows_excluded)} left out"
         )
     lines += ["```", ""]
+    if report.not_migrated:
+        lines += ["## Legacy tables not migrated", ""]
+        lines += [
+            f"- {left.table} ({_n(left.rows)} rows): no table of the new database is fed from it"
+            for left in report.not_migrated
+        ]
+        lines.append("")
     for t in report.tables:
         lines += [f"### {t.target}", ""]
         lines.append(
-            f"{t.rows_migrated} of {t.rows_source} legacy rows from "
+            f"{_n(t.rows_migrated)} of {_n(t.rows_source)} legacy rows from "
             f"{', '.join(t.sources)} are now in **{t.target}**"
             + (
-                f"; {t.rows_rejected} could not be moved and wait in the rejects list."
+                f"; {_n(t.rows_rejected)} could not be moved and wait in the rejects list."
                 if t.rows_rejected
                 else "."
             )
         )
+        if t.rows_excluded:
+            lines.append(
+                f"{_n(t.rows_excluded)} legacy rows were left out on purpose: the mapping "
+                f"migrates only rows where {t.excluded_by}."
+            )
+        if t.blocked_by:
+            lines.append(f"This table did not run: {t.blocked_by} did not complete first.")
+        if t.run_id:
+            lines.append(
+                f"Run {t.run_id}, finished {t.finished_at}"
+                + (f", in {_duration(t)}." if t.seconds is not None else ".")
+            )
         lines.append("")
         for c in t.checks:
-            lines.append(f"- {'✅' if c.passed else '❌'} **{c.name}**: {c.detail}")
+            lines.append(f"- {'✅' if c.passed else '❌'} **{c.name}**: {plain_check(t, c)}")
         if t.reject_samples:
             lines += ["", "Examples of rejected rows and why:", ""]
             for r in t.reject_samples:
@@ -99,8 +154,11 @@ def render_markdown(
             "",
         ]
         for target, rule in low:
+            origin = rule.source or (
+                rule.value if rule.value is not None else "a fixed empty value"
+            )
             lines.append(
-                f"- {target}.{rule.target} ← {rule.source or rule.value} ({rule.kind}, "
+                f"- {target}.{rule.target} ← {origin} ({rule.kind}, "
                 f"{rule.confidence:.0%}): {rule.rationale}"
             )
         lines.append("")

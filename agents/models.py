@@ -304,11 +304,24 @@ class TableReport(Model):
     checks: list[CheckOutcome]
     reject_samples: list[dict[str, str]] = Field(default_factory=list)
     seconds: float | None = None
+    rows_excluded: int = Field(default=0, description="Legacy rows the filters left out")
+    excluded_by: str = Field(default="", description="The filters, in words")
+    run_id: str = Field(default="", description="The run these numbers belong to")
+    finished_at: str = Field(default="", description="When that run finished this table")
+    blocked_by: str = Field(default="", description="For a table not run: what stopped it")
+
+
+class LegacyTableLeft(Model):
+    """A legacy table no mapping reads: left out of the migration, with its size."""
+
+    table: str
+    rows: int
 
 
 class MigrationReport(Model):
     passed: bool
     tables: list[TableReport]
+    not_migrated: list[LegacyTableLeft] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     generated_at: str = ""
 

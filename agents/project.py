@@ -47,6 +47,11 @@ class ProjectSettings(Model):
     namespace: str = Field(description="Seed of the stable legacy-id -> UUID function")
     source_schema: str = Field(default="public", description="Legacy schema")
     target_schema: str = Field(default="public", description="Target schema")
+    bookkeeping_schema: str = Field(
+        default="dbmigrate",
+        description="The target's schema for the migration_* tables: never one Supabase's API "
+        "exposes (public); created with no privilege for the anon and authenticated roles",
+    )
     source_display: str = Field(default="", description="Source DSN, password redacted")
     target_display: str = Field(default="", description="Target DSN, password redacted")
     target_role: str | None = Field(default=None, description="SET ROLE for writes (RLS)")

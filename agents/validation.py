@@ -169,7 +169,7 @@ def counts(
 ) -> Counts:
     with connect(source_dsn, read_only=True) as sconn:
         rows_source = count_source_rows(sconn, mapping, settings.source_schema)
-    s = sql.Identifier(settings.target_schema)
+    s = sql.Identifier(settings.bookkeeping_schema)
     with connect(target_dsn, read_only=True) as tconn:
         # Every row of the target counts: rows that did not come from this legacy table (or
         # whose legacy row was deleted since) then show up as a reconciliation gap. A plain
@@ -181,14 +181,22 @@ def counts(
                 )
             )
         )
-        rejected = scalar(
+        kept = scalar(
             tconn.execute(
-                sql.SQL("SELECT count(*) FROM {}.migration_rejects WHERE entity_type = %s").format(
-                    s
-                ),
-                (mapping.target,),
+                "SELECT to_regclass(%s)",
+                (f'"{settings.bookkeeping_schema}".migration_rejects',),
             )
         )
+        rejected = 0  # a run that failed before its first write has rejected nothing yet
+        if kept is not None:
+            rejected = scalar(
+                tconn.execute(
+                    sql.SQL(
+                        "SELECT count(*) FROM {}.migration_rejects WHERE entity_type = %s"
+                    ).format(s),
+                    (mapping.target,),
+                )
+            )
     return Counts(int(rows_source), int(migrated), int(rejected))
 
 
@@ -302,13 +310,12 @@ def check_sample_values(
     if not mapping.target_key_columns:
         return CheckOutcome(name="sample_values", passed=True, detail="no key to sample by")
     tschema = settings.target_schema
+    bk = settings.bookkeeping_schema
     if run_code is None and any(r.kind == "code" for r in mapping.columns):
         # Re-running generated code is an execution like any other: sandboxed and audited (on
         # its own connection, since the comparison below is rolled back).
         with connect(target_dsn, autocommit=True) as audit_conn:
-            runner = sandbox_runner(
-                audit_conn, tschema, mapping.target, f"{settings.run_id}:validation"
-            )
+            runner = sandbox_runner(audit_conn, bk, mapping.target, f"{settings.run_id}:validation")
             return check_sample_values(
                 source_dsn,
                 target_dsn,
@@ -327,14 +334,14 @@ def check_sample_values(
             mapping,
             target,
             seed=entity_seed(settings.namespace, mapping.target),
-            resolve_fk=fk_resolver(tconn, tschema),
+            resolve_fk=fk_resolver(tconn, bk),
             run_code=run_code,
         )
         names = [r.target for r in mapping.columns]
         expected = pa.table({n: res.columns[n] for n in names})
         if res.legacy_ids is not None:
             # Rows the target refused are in the rejects table, not expected in the target.
-            refused = bookkeeping.rejected_ids(tconn, tschema, mapping.target)
+            refused = bookkeeping.rejected_ids(tconn, bk, mapping.target)
             if refused:
                 keep = ~np.isin(res.legacy_ids, list(refused))
                 expected = expected.filter(pa.array(keep))
@@ -545,8 +552,8 @@ def _row_checksums(
     src_acc = np.zeros(BUCKETS, dtype=np.uint64)
     src_cnt = np.zeros(BUCKETS, dtype=np.int64)
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn, read_only=True) as tc:
-        rejected = bookkeeping.rejected_ids(tc, settings.target_schema, mapping.target)
-        resolve = fk_resolver(tc, settings.target_schema)
+        rejected = bookkeeping.rejected_ids(tc, settings.bookkeeping_schema, mapping.target)
+        resolve = fk_resolver(tc, settings.bookkeeping_schema)
         reader = reader_for(sconn, mapping, settings.source_schema, source)
         seed = entity_seed(settings.namespace, mapping.target)
         after: Cursor = None
@@ -598,7 +605,7 @@ def check_checksums(
 
     started = time.monotonic()
     with connect(target_dsn, read_only=True) as conn:
-        rejected = bookkeeping.rejected_ids(conn, settings.target_schema, mapping.target)
+        rejected = bookkeeping.rejected_ids(conn, settings.bookkeeping_schema, mapping.target)
     declarative = [r for r in mapping.columns if r.kind != "code"]
     in_sql = reconcile(
         source_dsn,

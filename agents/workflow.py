@@ -15,7 +15,7 @@ import yaml
 from agents.advisors import HeuristicAdvisor, LLMAdvisor, MappingAdvisor
 from agents.data_mapping import MappingContext, propose_mappings, propose_table
 from agents.db import connect
-from agents.errors import MappingError, OpenDecisionsError
+from agents.errors import MappingError, MigrationError, OpenDecisionsError, SchemaAnalysisError
 from agents.execution import ExecutionSettings, check_mapping, key_bounds, source_table
 from agents.key_inference import infer_foreign_keys, infer_primary_keys
 from agents.llm import LLMClient, LLMConfig
@@ -46,11 +46,23 @@ class PlanResult:
         return [d for m in self.mappings for d in m.decisions if d.answer is None]
 
 
+def _side(which: str, display: str, exc: MigrationError) -> SchemaAnalysisError:
+    """The same failure, naming the database it came from (source or target)."""
+    return SchemaAnalysisError(f"the {which} database ({display}): {exc}")
+
+
 def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     src_dsn, tgt_dsn = project.dsns()
-    introspected = introspect(src_dsn, schema=project.settings.source_schema)
-    source = infer_foreign_keys(src_dsn, infer_primary_keys(src_dsn, introspected))
-    target = introspect(tgt_dsn, schema=project.settings.target_schema, profile=False)
+    s = project.settings
+    try:
+        introspected = introspect(src_dsn, schema=s.source_schema)
+        source = infer_foreign_keys(src_dsn, infer_primary_keys(src_dsn, introspected))
+    except MigrationError as exc:
+        raise _side("source (legacy)", s.source_display, exc) from None
+    try:
+        target = introspect(tgt_dsn, schema=s.target_schema, profile=False)
+    except MigrationError as exc:
+        raise _side("target", s.target_display, exc) from None
     if not target.tables:
         raise MappingError(
             f"the target schema '{project.settings.target_schema}' has no tables; "
@@ -260,6 +272,7 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
         namespace=s.namespace,
         source_schema=s.source_schema,
         target_schema=s.target_schema,
+        bookkeeping_schema=s.bookkeeping_schema,
         batch_size=min(batch.values(), default=50_000),
         max_reject_ratio=s.max_reject_ratio,
         target_role=s.target_role,

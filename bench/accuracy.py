@@ -95,7 +95,7 @@ def measure(case: Case, server: EmbeddedPostgres, advisor_kind: str, workdir: Pa
                 if parent:
                     select.append(
                         sql.SQL(
-                            "(SELECT p.legacy_id::text FROM migration_mappings p "
+                            "(SELECT p.legacy_id::text FROM dbmigrate.migration_mappings p "
                             "WHERE p.entity_type = {e} AND p.new_id = t.{c})"
                         ).format(e=sql.Literal(parent), c=sql.Identifier(c))
                     )
@@ -105,7 +105,7 @@ def measure(case: Case, server: EmbeddedPostgres, advisor_kind: str, workdir: Pa
                 int(r[0]): r[1:]
                 for r in conn.execute(
                     sql.SQL(
-                        "SELECT m.legacy_id, {} FROM {} t JOIN migration_mappings m "
+                        "SELECT m.legacy_id, {} FROM {} t JOIN dbmigrate.migration_mappings m "
                         "ON m.entity_type = {} AND m.new_id = t.id"
                     ).format(
                         sql.SQL(", ").join(select), sql.Identifier(target), sql.Literal(target)
@@ -114,7 +114,7 @@ def measure(case: Case, server: EmbeddedPostgres, advisor_kind: str, workdir: Pa
             }
             reasons = dict(
                 conn.execute(
-                    "SELECT legacy_id::bigint, reason FROM migration_rejects "
+                    "SELECT legacy_id::bigint, reason FROM dbmigrate.migration_rejects "
                     "WHERE entity_type = %s",
                     (target,),
                 ).fetchall()

@@ -28,8 +28,8 @@ ANALYZE customer; ANALYZE work_order;
 """
 
 TARGET_DDL = """
-DROP TABLE IF EXISTS work_orders, customers, migration_mappings, migration_rejects,
-  migration_control, migration_validation, migration_sandbox_audit CASCADE;
+DROP TABLE IF EXISTS work_orders, customers CASCADE;
+DROP SCHEMA IF EXISTS dbmigrate CASCADE;
 DROP TYPE IF EXISTS work_status;
 CREATE TYPE work_status AS ENUM ('open', 'in_progress', 'completed', 'cancelled');
 CREATE TABLE customers (id UUID PRIMARY KEY, name TEXT NOT NULL);

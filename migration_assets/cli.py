@@ -6,6 +6,7 @@ was refused, 2 for a usage or configuration problem (with the message saying wha
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -15,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from agents.db import redact
 from agents.errors import MigrationError
 from agents.models import MigrationReport
 from agents.project import Project
@@ -72,32 +74,35 @@ def print_plan(result: PlanResult) -> None:
     if low:
         console.print("\n[bold]Rules below 90% confidence[/] (review them in mappings/*.yaml):")
         for t, r in low:
-            console.print(f"  {t}.{r.target} ← {r.source} ({r.kind}, {r.confidence:.0%})")
+            origin = r.source or ("a fixed value" if r.value is not None else "nothing (empty)")
+            console.print(f"  {t}.{r.target} ← {origin} ({r.kind}, {r.confidence:.0%})")
     open_ = result.open_decisions
     if open_:
         console.print(f"\n[bold]{len(open_)} decision(s) need a human[/]:")
         for d in open_:
-            console.print(f"  ❓ {d.question} [dim]({d.id}; proposed: {d.proposed})[/]")
+            proposal = f"the agents propose {d.proposed}" if d.proposed else "no proposal"
+            console.print(f"  ❓ {d.question} [dim]({d.id}; {proposal})[/]")
     else:
         console.print("\nNo decision needs a human.")
 
 
 def print_report(report: MigrationReport, root: Path) -> None:
     table = Table(title="Migration summary")
-    for col in ("table", "from", "legacy rows", "migrated", "rejected", "checks"):
-        table.add_column(
-            col, justify="right" if col in ("legacy rows", "migrated", "rejected") else "left"
-        )
+    counted = ("legacy rows", "migrated", "rejected", "left out", "seconds")
+    for col in ("table", "from", *counted[:4], "checks", counted[4]):
+        table.add_column(col, justify="right" if col in counted else "left")
     for t in report.tables:
         ok = sum(c.passed for c in t.checks)
         style = "green" if ok == len(t.checks) else "red"
         table.add_row(
             t.target,
             ", ".join(t.sources),
-            str(t.rows_source),
-            str(t.rows_migrated),
-            str(t.rows_rejected),
+            f"{t.rows_source + t.rows_excluded:,}",
+            f"{t.rows_migrated:,}",
+            f"{t.rows_rejected:,}",
+            f"{t.rows_excluded:,}",
             f"[{style}]{ok}/{len(t.checks)}[/]",
+            "" if t.seconds is None else f"{t.seconds:,.1f}",
         )
     console.print(table)
     for t in report.tables:
@@ -108,17 +113,24 @@ def print_report(report: MigrationReport, root: Path) -> None:
     console.print(f"{verdict}  report: {root / 'report.md'} and {root / 'report.json'}")
 
 
-def _run(root: Path, accept: bool) -> int:
+def _run(root: Path, accept: bool, verbose: bool = False) -> int:
     from migration_assets.progress import control_progress
+    from migration_assets.run_log import log_path
     from migration_assets.runner import run_project
 
     project = Project.load(root)
     _, target_dsn = project.dsns()
-    with control_progress(target_dsn, project.settings.target_schema, console):
-        outcome = run_project(root, accept_proposals=accept)
+    with control_progress(target_dsn, project.settings.bookkeeping_schema, console):
+        # Dagster's own console output (step failures with their tracebacks) only with
+        # --verbose; the log file has it all, always.
+        outcome = run_project(
+            root, accept_proposals=accept, log_level="INFO" if verbose else "CRITICAL"
+        )
     for f in outcome.failures:
-        console.print(f"[red]table failed:[/] {f}")
+        console.print(f"[red]table failed:[/] {redact(f)}")
     print_report(outcome.report, root)
+    if outcome.failures:
+        console.print(f"The full log, tracebacks included: {log_path(root)}")
     return 0 if outcome.report.passed and outcome.success else 1
 
 
@@ -189,9 +201,12 @@ def plan(
 ) -> None:
     """Analyse both databases and write plan.yaml and mappings/*.yaml for review."""
     _quiet_logs()
+    root = project_dir.resolve()
+    fresh = not (root / "project.yaml").exists()
+    existed = set(root.iterdir()) if root.is_dir() else None
     try:
         project = Project.create(
-            project_dir.resolve(),
+            root,
             source_dsn=source_dsn,
             target_dsn=target_dsn,
             source_schema=source_schema,
@@ -199,6 +214,15 @@ def plan(
         )
         result = plan_project(project, advisor=make_advisor(project, llm_model))
     except MigrationError as exc:
+        if fresh:  # a failed first plan leaves nothing behind (no .env with the DSNs, no yaml)
+            made = (
+                [p for p in root.iterdir() if p not in existed] if existed is not None else [root]
+            )
+            for path in made:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         _fail(exc)
     print_plan(result)
     console.print(
@@ -227,13 +251,14 @@ def review(project_dir: Path, review_file: Path) -> None:
 @main.command()
 @click.option("--project", "project_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--yes", is_flag=True, help="Accept the agents' proposals for open decisions.")
-def run(project_dir: Path, yes: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Show Dagster's events and tracebacks as they come.")
+def run(project_dir: Path, yes: bool, verbose: bool) -> None:
     """Execute the reviewed mappings, validate, and write report.md / report.json."""
     _quiet_logs()
     root = project_dir.resolve()
     try:
         _ensure_embedded(Project.load(root))
-        code = _run(root, accept=yes)
+        code = _run(root, accept=yes, verbose=verbose)
     except MigrationError as exc:
         _fail(exc)
     sys.exit(code)
@@ -254,10 +279,12 @@ def status(project_dir: Path) -> None:
             exists = scalar(
                 conn.execute(
                     "SELECT to_regclass(%s)",
-                    (f'"{project.settings.target_schema}".migration_control',),
+                    (f'"{project.settings.bookkeeping_schema}".migration_control',),
                 )
             )
-            rows = bookkeeping.status_rows(conn, project.settings.target_schema) if exists else []
+            rows = (
+                bookkeeping.status_rows(conn, project.settings.bookkeeping_schema) if exists else []
+            )
     except MigrationError as exc:
         _fail(exc)
     table = Table(title="Migration status")

@@ -9,6 +9,7 @@ from migration_assets.legacy import build_legacy_asset
 from migration_assets.mappings import build_mapping_asset
 from migration_assets.project_context import load_project, project_dir
 from migration_assets.report import build_report_asset
+from migration_assets.run_log import project_file_logger
 from migration_assets.sensors import build_source_change_sensor
 from migration_assets.targets import build_target_asset, build_validation_asset
 from resources.databases import LegacyDatabase, TargetDatabase
@@ -66,6 +67,10 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
         assets=assets,
         jobs=[job],
         sensors=[sensor],
+        loggers={
+            "console": dg.colored_console_logger,
+            "project_file": project_file_logger,
+        },
         resources={
             "legacy_db": LegacyDatabase(dsn=dg.EnvVar(SOURCE_ENV)),
             "target_db": TargetDatabase(

@@ -22,6 +22,7 @@ from agents.workflow import RunInputs, load_run_inputs
 from migration_assets.definitions import ACCEPT_ENV, MIGRATE_JOB, build_definitions
 from migration_assets.keys import REPORT_KEY, target_key, validation_key
 from migration_assets.project_context import PROJECT_ENV
+from migration_assets.run_log import log_path
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
             )
         else:
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=_run_config(log_level)
+                instance=instance, raise_on_error=False, run_config=_run_config(log_level, root)
             )
             success, failures = result.success, _failures(result)
     report_file = root / "report.json"
@@ -79,8 +80,13 @@ def run_project(root: Path, *, accept_proposals: bool, log_level: str = "WARNING
     return RunOutcome(report=report, success=success, failures=failures)
 
 
-def _run_config(log_level: str) -> dict[str, Any]:
-    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+def _run_config(log_level: str, root: Path | None = None) -> dict[str, Any]:
+    """The console shows ``log_level`` and up (the CLI keeps it quiet: it prints one paragraph
+    per failure itself); the project's log file gets everything, tracebacks included."""
+    loggers: dict[str, Any] = {"console": {"config": {"log_level": log_level}}}
+    if root is not None:
+        loggers["project_file"] = {"config": {"path": str(log_path(root)), "log_level": "DEBUG"}}
+    return {"loggers": loggers}
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -106,13 +112,14 @@ def _run_staged(
     once before its ranges and rebuilds them after the last (ranges cannot safely do that for
     each other)."""
     order = inputs.plan.order
+    root = inputs.project.root
 
     def run(keys: list[dg.AssetKey]) -> bool:
         result = job.execute_in_process(
             instance=instance,
             asset_selection=keys,
             raise_on_error=False,
-            run_config=_run_config(log_level),
+            run_config=_run_config(log_level, root),
         )
         failures.extend(_failures(result))
         return result.success
@@ -176,6 +183,6 @@ def _run_partition(
             asset_selection=[target_key(target)],
             partition_key=partition,
             raise_on_error=False,
-            run_config=_run_config(log_level),
+            run_config=_run_config(log_level, Path(os.environ[PROJECT_ENV])),
         )
     return result.success, _failures(result)

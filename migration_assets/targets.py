@@ -46,12 +46,12 @@ def _validate_and_record(
     with connect(target_dsn, autocommit=True) as conn:
         bookkeeping.record_checks(
             conn,
-            settings.target_schema,
+            settings.bookkeeping_schema,
             target,
             settings.run_id,
             [(o.name, o.passed, o.detail) for o in outcomes],
         )
-        samples = bookkeeping.reject_samples(conn, settings.target_schema, target)
+        samples = bookkeeping.reject_samples(conn, settings.bookkeeping_schema, target)
     return c, outcomes, samples
 
 
@@ -224,6 +224,7 @@ def build_validation_asset(target: str, set_after: list[str] | None = None) -> d
                     target_db.dsn,
                     inputs.mappings[target],
                     (settings.source_schema, settings.target_schema),
+                    bk=settings.bookkeeping_schema,
                     role=target_db.role,
                     run_tag=f"{settings.run_id}:{target}:references",
                     parents=set(set_after),

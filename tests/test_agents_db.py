@@ -107,7 +107,9 @@ def test_bad_rows_go_to_rejects_with_reasons_and_dependants_follow(shop) -> None
         )
     rejects = {
         (e, i): r
-        for e, i, r in query(tgt, "SELECT entity_type, legacy_id, reason FROM migration_rejects")
+        for e, i, r in query(
+            tgt, "SELECT entity_type, legacy_id, reason FROM dbmigrate.migration_rejects"
+        )
     }
     assert (
         "signed_up_on" in rejects[("customers", "3")]
@@ -152,7 +154,8 @@ def test_reject_threshold_fails_the_table_with_advice(shop) -> None:
             dataclasses.replace(inputs.settings, max_reject_ratio=0.1),
         )
     status = query(
-        tgt, "SELECT status, error_message FROM migration_control ORDER BY id DESC LIMIT 1"
+        tgt,
+        "SELECT status, error_message FROM dbmigrate.migration_control ORDER BY id DESC LIMIT 1",
     )[0]
     assert status[0] == "failed" and "threshold" in status[1]
 
@@ -198,14 +201,20 @@ def test_a_fixed_row_leaves_the_rejects_on_the_next_run(shop) -> None:
     settings = dataclasses.replace(inputs.settings, max_reject_ratio=1.0)
     execute(src, "INSERT INTO tbl_customer VALUES (99, 'Zed', 'zed@x.io', 'soon')")
     migrate_table(src, tgt, m, s, t, settings)
-    assert query(tgt, "SELECT count(*) FROM migration_rejects WHERE legacy_id = '99'")[0][0] == 1
+    assert (
+        query(tgt, "SELECT count(*) FROM dbmigrate.migration_rejects WHERE legacy_id = '99'")[0][0]
+        == 1
+    )
     watermark = scan(src, "public", ["tbl_customer"]).watermark
     execute(src, "UPDATE tbl_customer SET signup_dt = '2024-05-05' WHERE cust_id = 99")
     # Incremental, as the sensor runs it: only row 99 is read, and it is above every mapped key,
     # so it takes the append path.
     run = migrate_table(src, tgt, m, s, t, settings, changed_since_xmin=watermark)
     assert run.rows_read == 1
-    assert query(tgt, "SELECT count(*) FROM migration_rejects WHERE legacy_id = '99'")[0][0] == 0
+    assert (
+        query(tgt, "SELECT count(*) FROM dbmigrate.migration_rejects WHERE legacy_id = '99'")[0][0]
+        == 0
+    )
     assert query(tgt, "SELECT signed_up_on::text FROM customers WHERE name = 'Zed'") == [
         ("2024-05-05",)
     ]

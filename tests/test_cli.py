@@ -77,3 +77,18 @@ def test_failed_table_exits_nonzero_with_the_reasons_in_the_report(make_db, tmp_
     assert any("not a date" in r["reason"] for r in customers["reject_samples"])
     md = (project / "report.md").read_text()
     assert "Attention needed" in md and "not a date" in md
+
+
+def test_a_plan_against_a_missing_database_names_the_side_and_leaves_nothing(
+    make_db, tmp_path: Path
+) -> None:
+    src = make_db("cli_src")
+    name = src.split("@/", 1)[1].split("?", 1)[0]
+    missing = src.replace(f"@/{name}", "@/no_such_db")
+    project = tmp_path / "never"
+    out = cli("plan", "--source", src, "--target", missing, "--project", str(project))
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text
+    assert "target database" in text and "no_such_db" in text and "does not exist" in text
+    assert "Traceback" not in text
+    assert not project.exists()  # no .env holding the DSNs, no half-written project

@@ -44,7 +44,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, pg_server):
         for t in ("technician_roles", "technician_profiles", "brackets")
     }
     mappings_before = query(
-        tgt, "SELECT entity_type, legacy_id, new_id FROM migration_mappings ORDER BY 1, 2"
+        tgt, "SELECT entity_type, legacy_id, new_id FROM dbmigrate.migration_mappings ORDER BY 1, 2"
     )
     second = _demo(project, src, tgt)
     return {
@@ -87,7 +87,8 @@ def test_other_groups_are_not_migrated(demo_run) -> None:
         i
         for (i,) in query(
             demo_run["tgt"],
-            "SELECT legacy_id FROM migration_mappings WHERE entity_type = 'technician_roles'",
+            "SELECT legacy_id FROM dbmigrate.migration_mappings "
+            "WHERE entity_type = 'technician_roles'",
         )
     }
     assert other_ids and not other_ids & mapped
@@ -113,13 +114,14 @@ def test_every_migrated_legacy_id_has_one_mapping_row(demo_run) -> None:
         rows, mapped = query(
             tgt,
             f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM "
-            f"migration_mappings m JOIN {table} t ON t.id = m.new_id "
+            f"dbmigrate.migration_mappings m JOIN {table} t ON t.id = m.new_id "
             f"WHERE m.entity_type = '{table}')",
         )[0]
         assert rows == mapped > 0
     dupes = query(
         tgt,
-        "SELECT entity_type, legacy_id FROM migration_mappings GROUP BY 1, 2 HAVING count(*) > 1",
+        "SELECT entity_type, legacy_id FROM dbmigrate.migration_mappings "
+        "GROUP BY 1, 2 HAVING count(*) > 1",
     )
     assert dupes == []
 
@@ -150,7 +152,10 @@ def test_second_run_changes_nothing(demo_run) -> None:
     for table, before in demo_run["snapshot"].items():
         assert query(tgt, f"SELECT * FROM {table} ORDER BY id") == before
     assert (
-        query(tgt, "SELECT entity_type, legacy_id, new_id FROM migration_mappings ORDER BY 1, 2")
+        query(
+            tgt,
+            "SELECT entity_type, legacy_id, new_id FROM dbmigrate.migration_mappings ORDER BY 1, 2",
+        )
         == demo_run["mappings_before"]
     )
 
@@ -187,7 +192,7 @@ def test_names_are_split_by_sandboxed_code_and_audited(demo_run) -> None:
     audits = query(
         tgt,
         "SELECT outcome, code_sha256, backend, rows_in, rows_out, limits "
-        "FROM migration_sandbox_audit WHERE table_name = 'technician_profiles'",
+        "FROM dbmigrate.migration_sandbox_audit WHERE table_name = 'technician_profiles'",
     )
     assert audits and all(a[0] == "ok" and len(a[1]) == 64 and a[3] == a[4] for a in audits)
     assert audits[0][5]["memory_mb"] == 512 and audits[0][2] in ("local", "docker")

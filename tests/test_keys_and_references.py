@@ -88,7 +88,9 @@ def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
         "employees": (6, 5, 1),
         "employee_skills": (3, 3, 0),
     }
-    reasons = query(tgt, "SELECT reason FROM migration_rejects WHERE entity_type = 'employees'")
+    reasons = query(
+        tgt, "SELECT reason FROM dbmigrate.migration_rejects WHERE entity_type = 'employees'"
+    )
     assert len(reasons) == 1 and "boss_id" in reasons[0][0] and "not migrated" in reasons[0][0]
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     # Every hierarchy level resolved, whatever the row order: boss names as in the legacy data.
@@ -120,7 +122,7 @@ def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
     ) == [("Al Trunk", "sql", 5), ("Dana Leaf", "python", 2), ("Dana Leaf", "sql", 3)]
     keys = query(
         tgt,
-        "SELECT legacy_key FROM migration_mappings WHERE entity_type = 'employee_skills' "
+        "SELECT legacy_key FROM dbmigrate.migration_mappings WHERE entity_type = 'employee_skills' "
         "ORDER BY 1",
     )
     assert [json.loads(k) for (k,) in keys] == [["102", "sql"], ["105", "python"], ["105", "sql"]]

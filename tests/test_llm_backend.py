@@ -255,5 +255,8 @@ def test_llm_writes_code_that_is_checked_tried_and_sandboxed(make_db, tmp_path: 
         ("9 Rue Haute, 69001 Lyon",),
     ]
     assert (
-        query(tgt, "SELECT count(*) FROM migration_sandbox_audit WHERE outcome = 'ok'")[0][0] >= 1
+        query(tgt, "SELECT count(*) FROM dbmigrate.migration_sandbox_audit WHERE outcome = 'ok'")[
+            0
+        ][0]
+        >= 1
     )

@@ -60,7 +60,7 @@ def test_a_dropped_time_of_day_is_a_counted_decision_and_checks_pass_on_the_cast
     # No column of gadget can fill warehouse_zone: every row is rejected with that question.
     gadgets = tables["gadgets"]
     assert (gadgets["rows_source"], gadgets["rows_migrated"], gadgets["rows_rejected"]) == (5, 0, 5)
-    reasons = {r for (r,) in query(tgt, "SELECT reason FROM migration_rejects")}
+    reasons = {r for (r,) in query(tgt, "SELECT reason FROM dbmigrate.migration_rejects")}
     assert len(reasons) == 1
     assert "warehouse_zone" in next(iter(reasons)) and "open decision" in next(iter(reasons))
     assert ran.returncode != 0  # the owner has a question to answer; the run says so

@@ -47,7 +47,7 @@ def test_partitioned_table_loads_every_range_once_and_validates_whole(
     assert query(tgt, "SELECT count(*), count(DISTINCT id) FROM work_orders")[0] == (ROWS, ROWS)
     ranges = query(
         tgt,
-        "SELECT partition_key, status, records_processed FROM migration_control "
+        "SELECT partition_key, status, records_processed FROM dbmigrate.migration_control "
         "WHERE table_name = 'work_orders'",
     )
     assert sorted(ranges) == sorted((p, "completed", 20_000) for p in parts["work_orders"])
@@ -60,6 +60,6 @@ def test_partitioned_table_loads_every_range_once_and_validates_whole(
         "WHERE conrelid = 'work_orders'::regclass AND contype IN ('p', 'f') ORDER BY 1",
     )
     assert keys == [("work_orders_customer_id_fkey", True), ("work_orders_pkey", True)]
-    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+    assert query(tgt, "SELECT count(*) FROM dbmigrate.migration_deferred_constraints")[0][0] == 0
     wo = next(t for t in outcome.report.tables if t.target == "work_orders")
     assert all(c.passed for c in wo.checks) and wo.rows_migrated == ROWS

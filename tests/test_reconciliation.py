@@ -128,7 +128,7 @@ def test_a_rerun_of_a_bulk_loaded_table_upserts_through_its_key_and_rewrites_not
         "AND contype IN ('p', 'f') ORDER BY 1",
     )
     assert keys == [("work_orders_customer_id_fkey",), ("work_orders_pkey",)]
-    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+    assert query(tgt, "SELECT count(*) FROM dbmigrate.migration_deferred_constraints")[0][0] == 0
 
 
 def test_a_row_refused_during_a_bulk_load_is_isolated_and_the_keys_come_back(
@@ -139,7 +139,7 @@ def test_a_row_refused_during_a_bulk_load_is_isolated_and_the_keys_come_back(
     _migrate(src, tgt, inputs, "customers")
     run = _migrate(src, tgt, inputs, "work_orders")
     assert (run.rows_migrated, run.rows_rejected) == (ROWS - 1, 1)
-    reason = query(tgt, "SELECT legacy_id, reason FROM migration_rejects")
+    reason = query(tgt, "SELECT legacy_id, reason FROM dbmigrate.migration_rejects")
     assert reason[0][0] == "1234" and 'violates check constraint "no_1234"' in reason[0][1]
     assert query(tgt, "SELECT count(*) FROM work_orders")[0][0] == ROWS - 1
     keys = query(
@@ -156,10 +156,12 @@ def test_a_child_puts_a_still_parked_parent_back_before_loading(make_db, tmp_pat
     src, tgt, inputs = _planned(make_db, tmp_path)
     _migrate(src, tgt, inputs, "customers")
     with psycopg.connect(tgt, autocommit=True) as conn:
-        assert "customers_pkey" in constraints.park_for_bulk_load(conn, "public", "customers")
+        assert "customers_pkey" in constraints.park_for_bulk_load(
+            conn, "public", "customers", bk="dbmigrate"
+        )
     run = _migrate(src, tgt, inputs, "work_orders")
     assert (run.rows_migrated, run.rows_rejected) == (ROWS, 0)
-    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+    assert query(tgt, "SELECT count(*) FROM dbmigrate.migration_deferred_constraints")[0][0] == 0
     keys = query(
         tgt,
         "SELECT conrelid::regclass::text, conname, convalidated FROM pg_constraint "
@@ -175,6 +177,8 @@ def test_a_child_puts_a_still_parked_parent_back_before_loading(make_db, tmp_pat
 
 def test_bookkeeping_left_by_a_bulk_load_is_not_offered_as_a_target(loaded) -> None:
     _, tgt, *_ = loaded
-    assert query(tgt, "SELECT to_regclass('migration_deferred_constraints') IS NOT NULL")[0][0]
+    assert query(tgt, "SELECT to_regclass('dbmigrate.migration_deferred_constraints') IS NOT NULL")[
+        0
+    ][0]
     names = {t.name for t in introspect(tgt, profile=False).tables}
     assert names == {"customers", "work_orders"}

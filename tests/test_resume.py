@@ -33,7 +33,7 @@ def _wait_for_progress(tgt: str, proc: subprocess.Popen[bytes], timeout: float =
         try:
             rows = query(
                 tgt,
-                "SELECT records_processed FROM migration_control WHERE table_name = "
+                "SELECT records_processed FROM dbmigrate.migration_control WHERE table_name = "
                 "'work_orders' AND status = 'running' ORDER BY id DESC LIMIT 1",
             )
         except psycopg.Error:
@@ -82,7 +82,7 @@ def test_kill_minus_nine_then_rerun_loses_and_duplicates_nothing(make_db, tmp_pa
         # Whatever was committed before the kill must keep its UUID through the re-runs.
         for legacy, new in query(
             tgt,
-            "SELECT legacy_id, new_id::text FROM migration_mappings "
+            "SELECT legacy_id, new_id::text FROM dbmigrate.migration_mappings "
             "WHERE entity_type = 'work_orders' "
             "AND new_id IN (SELECT id FROM work_orders)",
         ):
@@ -98,20 +98,21 @@ def test_kill_minus_nine_then_rerun_loses_and_duplicates_nothing(make_db, tmp_pa
     assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
     assert query(tgt, "SELECT count(*), count(DISTINCT id) FROM work_orders")[0] == (ROWS, ROWS)
     assert (
-        query(tgt, "SELECT count(*) FROM migration_mappings WHERE entity_type = 'work_orders'")[0][
-            0
-        ]
+        query(
+            tgt,
+            "SELECT count(*) FROM dbmigrate.migration_mappings WHERE entity_type = 'work_orders'",
+        )[0][0]
         == ROWS
     )
     legacy_ids = query(
         tgt,
-        "SELECT min(legacy_id), max(legacy_id) FROM migration_mappings "
+        "SELECT min(legacy_id), max(legacy_id) FROM dbmigrate.migration_mappings "
         "WHERE entity_type = 'work_orders'",
     )[0]
     assert legacy_ids == (1, ROWS)
     for legacy, new in query(
         tgt,
-        "SELECT legacy_id::text, new_id::text FROM migration_mappings "
+        "SELECT legacy_id::text, new_id::text FROM dbmigrate.migration_mappings "
         "WHERE entity_type = 'work_orders'",
     ):
         if legacy in survivors:
@@ -124,7 +125,7 @@ def test_kill_minus_nine_then_rerun_loses_and_duplicates_nothing(make_db, tmp_pa
         " AND contype = 'f'",
     )
     assert fk == [(True,)]
-    assert query(tgt, "SELECT count(*) FROM migration_deferred_constraints")[0][0] == 0
+    assert query(tgt, "SELECT count(*) FROM dbmigrate.migration_deferred_constraints")[0][0] == 0
     orphans = query(
         tgt,
         "SELECT count(*) FROM work_orders w LEFT JOIN customers c "

@@ -49,7 +49,8 @@ def test_writes_under_set_role_obey_row_level_security(make_db, tmp_path: Path) 
     # The policy refused exactly one row; it is in the rejects table with the database's words.
     assert query(tgt_plain, "SELECT count(*) FROM brackets")[0][0] == 1568
     [(legacy, reason)] = query(
-        tgt_plain, "SELECT legacy_id, reason FROM migration_rejects WHERE entity_type = 'brackets'"
+        tgt_plain,
+        "SELECT legacy_id, reason FROM dbmigrate.migration_rejects WHERE entity_type = 'brackets'",
     )
     assert legacy == "10" and "row-level security" in reason
     # The rows were written as the role, not as the connecting superuser.
@@ -64,3 +65,72 @@ def test_writes_under_set_role_obey_row_level_security(make_db, tmp_path: Path) 
     for path in project.root.rglob("*"):
         if path.is_file() and path.name != ".env" and ".pg" not in path.parts:
             assert SECRET not in path.read_text(errors="ignore"), path
+
+
+# Supabase's API roles as Supabase creates them: PostgREST serves whatever they may read.
+SUPABASE_ROLES = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+  END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO anon, authenticated;
+GRANT ALL ON ALL TABLES IN SCHEMA public TO anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+-- An older dbmigrate kept its bookkeeping in public: one mapping row of an earlier run.
+CREATE TABLE public.migration_mappings (
+  entity_type VARCHAR COLLATE "C" NOT NULL, legacy_id BIGINT NOT NULL, new_id UUID NOT NULL,
+  migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(), migration_batch VARCHAR NOT NULL,
+  PRIMARY KEY (entity_type, legacy_id));
+INSERT INTO public.migration_mappings VALUES
+  ('earlier_table', 7, '00000000-0000-8000-8000-000000000007', now(), 'old-run');
+"""
+
+
+def test_bookkeeping_lives_in_its_own_schema_that_supabase_api_roles_cannot_read(
+    make_db, tmp_path: Path
+) -> None:
+    src, tgt = make_db("sb_src"), make_db("sb_tgt")
+    install_legacy(src)
+    install_target(tgt)
+    execute(tgt, RLS_SETUP + SUPABASE_ROLES)
+    project = Project.create(tmp_path / "sb", source_dsn=src, target_dsn=tgt)
+    plan_project(project)
+    apply_review(project, REVIEW_FILE)
+    settings = yaml.safe_load((project.root / "project.yaml").read_text())
+    assert settings["bookkeeping_schema"] == "dbmigrate"
+    settings["target_role"] = "dbm_migrator"
+    (project.root / "project.yaml").write_text(yaml.safe_dump(settings))
+
+    outcome = run_project(project.root, accept_proposals=False)
+    assert outcome.success, outcome.failures
+    # Nothing of the migration's own is left in the schema the API exposes.
+    assert (
+        query(
+            tgt,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename LIKE 'migration%%' ORDER BY 1",
+        )
+        == []
+    )
+    # The earlier run's mapping moved with its table.
+    assert query(
+        tgt,
+        "SELECT legacy_id FROM dbmigrate.migration_mappings WHERE entity_type = 'earlier_table'",
+    ) == [(7,)]
+    # The API roles can read neither the rejects nor the mappings, not even the schema.
+    for role in ("anon", "authenticated"):
+        assert query(tgt, "SELECT has_schema_privilege(%s, 'dbmigrate', 'USAGE')", (role,)) == [
+            (False,)
+        ]
+        for table in ("migration_rejects", "migration_mappings", "migration_control"):
+            assert query(
+                tgt, "SELECT has_table_privilege(%s, %s, 'SELECT')", (role, f"dbmigrate.{table}")
+            ) == [(False,)]
+    # ... while the migration wrote under SET ROLE, RLS judging: the refused row is a reject.
+    assert query(
+        tgt, "SELECT count(*) FROM dbmigrate.migration_rejects WHERE entity_type = 'brackets'"
+    ) == [(1,)]

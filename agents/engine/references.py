@@ -122,6 +122,7 @@ def complete_references(
     mapping: TableMapping,
     settings_schema: tuple[str, str],
     *,
+    bk: str | None = None,
     role: str | None = None,
     run_tag: str = "",
     parents: set[str] | None = None,
@@ -133,19 +134,20 @@ def complete_references(
     if not rules or not mapping.uuid_target:
         return Completed(0, 0)
     source_schema, target_schema = settings_schema
+    book = bk or target_schema
     with connect(source_dsn, read_only=True) as sconn:
         child, refs = _legacy_refs(sconn, mapping, source_schema, rules)
         sconn.rollback()
-    s = sql.Identifier(target_schema)
+    s = sql.Identifier(book)
     table = qualified(target_schema, mapping.target)
     pk = sql.Identifier(mapping.uuid_target)
     with connect(target_dsn, role=role, autocommit=True) as conn, conn.transaction():
         entities = {mapping.target} | {r.fk_target or "" for r in rules}
-        mapped = {e: _mapped(conn, target_schema, e) for e in entities}
+        mapped = {e: _mapped(conn, book, e) for e in entities}
         orphans = _orphans(mapping, rules, child, refs, mapped)
         if orphans:
             _reject_orphans(
-                source_dsn, conn, mapping, source_schema, target_schema, orphans, run_tag
+                source_dsn, conn, mapping, source_schema, (target_schema, book), orphans, run_tag
             )
         cols = ", ".join(f"r{i} BIGINT" for i in range(len(rules)))
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _dbm_refs (child BIGINT, {cols})")
@@ -183,15 +185,17 @@ def _reject_orphans(
     conn: psycopg.Connection,
     mapping: TableMapping,
     source_schema: str,
-    target_schema: str,
+    schemas: tuple[str, str],
     orphans: dict[int, str],
     run_tag: str,
 ) -> None:
-    """Take orphans out of the target and its mappings; record them, row and reason."""
+    """Take orphans out of the target and its mappings; record them, row and reason.
+    ``schemas``: the target's default schema and the bookkeeping schema."""
     from agents.execution import key_id_expr, source_relation
 
+    target_schema, book = schemas
     ids = sorted(orphans)
-    s = sql.Identifier(target_schema)
+    s = sql.Identifier(book)
     with connect(source_dsn, read_only=True) as sconn:
         rows = sconn.execute(
             sql.SQL("SELECT {k}, to_jsonb(t)::text FROM {src} t WHERE {k} = ANY(%s)").format(
@@ -231,4 +235,4 @@ def _reject_orphans(
                 for i in ids
             ],
         )
-    bookkeeping.move_to_rejected(conn, target_schema, mapping.target, len(ids))
+    bookkeeping.move_to_rejected(conn, book, mapping.target, len(ids))
