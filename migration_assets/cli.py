@@ -7,7 +7,6 @@ was refused, 2 for a usage or configuration problem (with the message saying wha
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -310,25 +309,35 @@ def status(project_dir: Path) -> None:
 @click.option("--port", default=3000, show_default=True)
 @click.option("--yes", is_flag=True, help="Let UI runs accept the agents' proposals.")
 def ui(project_dir: Path, port: int, yes: bool) -> None:
-    """The Dagster UI (webserver and daemon) on this project's assets."""
+    """The Dagster UI (webserver and daemon) on this project's assets; Ctrl-C stops it all."""
+    from migration_assets.runner import project_instance
+    from migration_assets.ui_server import serve
+
     root = project_dir.resolve()
+    server = None
     try:
         project = Project.load(root)
-        _ensure_embedded(project)
+        if project.settings.embedded:
+            from resources.embedded_postgres import start
+
+            server = start(root / ".pg")
     except MigrationError as exc:
         _fail(exc)
-    home = root / ".dagster"
-    home.mkdir(exist_ok=True)
+    with project_instance(root):  # writes the instance config (telemetry, first-visit dialog)
+        pass
     env = {
         **os.environ,
         "DBMIGRATE_PROJECT": str(root),
-        "DAGSTER_HOME": str(home),
+        "DAGSTER_HOME": str(root / ".dagster"),
         "DBMIGRATE_ACCEPT_PROPOSALS": "1" if yes else "0",
     }
-    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    cmd = [sys.executable, "-m", "dagster", "dev", "-p", str(port), "-h", "127.0.0.1"]
-    cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "migration_assets.definitions"]
-    sys.exit(subprocess.call(cmd, env=env))
+    code_root = Path(__file__).resolve().parent.parent
+    dg = Path(sys.executable).with_name("dg")
+    cmd = [str(dg), "dev", "-p", str(port), "-h", "127.0.0.1", "--use-active-venv"]
+    env["VIRTUAL_ENV"] = str(Path(sys.executable).parent.parent)
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and everything it ran)")
+    code = serve(cmd, env=env, cwd=code_root, on_stop=server.stop if server else lambda: None)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ def project_instance(root: Path) -> dg.DagsterInstance:
     home = root / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists() or "nux:" not in config.read_text():
+        # No telemetry (nothing leaves the machine), no first-visit dialog over every page.
+        config.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
