@@ -31,6 +31,7 @@ from psycopg import sql
 from agents import bookkeeping, constraints, pgbinary, pgcsv, pgpipe
 from agents.db import connect, qualified, regclass_text, scalar
 from agents.engine import keys, references
+from agents.engine.expressions import check_expression
 from agents.errors import ExecutionError, MappingError
 from agents.identity import entity_seed
 from agents.models import (
@@ -130,6 +131,9 @@ def check_mapping(
             )
         if rule.via:
             _check_hops(rule, source, legacy, where)
+            continue
+        if rule.kind == "expression":
+            check_expression(rule.expression or "", {c.name for c in source.columns}, where=where)
             continue
         if rule.kind not in ("constant", "code") and (
             rule.source is None or not source.has_column(rule.source)
@@ -266,7 +270,9 @@ def source_table(mapping: TableMapping, legacy: DatabaseSchema) -> TableInfo:
 
 def value_expr(rule: ColumnRule, schema: str) -> sql.Composable:
     """The legacy value a rule reads, in SQL over the page's row (aliased ``keys.OUTER``):
-    its source column, or the value a fold looks up through its hops."""
+    its source column, its (checked) expression, or the value a fold looks up."""
+    if rule.kind == "expression" and rule.expression:
+        return sql.SQL("({})").format(sql.SQL(rule.expression))
     if rule.via:
         hops = [(qualified(schema, h.table), dict(h.link)) for h in rule.via]
         return keys.fold_expr(rule.source or "", hops)
@@ -283,9 +289,14 @@ def computed_columns(
         out.append((keys.KEY_ID, keys.natural_id(mapping.key_columns)))
         out.append((keys.KEY_TEXT, keys.natural_text(mapping.key_columns)))
     out.extend(
-        (keys.ref_column(r.target), keys.natural_id(r.ref_sources or [r.source]))
+        (keys.ref_column(r.target), keys.natural_id(r.ref_sources or [r.source], r.ref_part))
         for r in mapping.columns
         if r.kind == "fk" and r.ref_kind == "natural" and r.source
+    )
+    out.extend(
+        (keys.expr_column(r.target), sql.SQL("({})").format(sql.SQL(r.expression)))
+        for r in mapping.columns
+        if r.kind == "expression" and r.expression
     )
     out.extend(
         (keys.fold_column(r.target), value_expr(r, schema)) for r in mapping.columns if r.via

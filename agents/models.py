@@ -7,7 +7,7 @@ being half-applied.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Model(BaseModel):
@@ -94,7 +94,17 @@ class DatabaseSchema(Model):
 
 # --------------------------------------------------------------------------- mapping
 RuleKind = Literal[
-    "copy", "uuid_key", "fk", "enum", "boolean", "date", "timestamp", "numeric", "constant", "code"
+    "copy",
+    "uuid_key",
+    "fk",
+    "enum",
+    "boolean",
+    "date",
+    "timestamp",
+    "numeric",
+    "constant",
+    "code",
+    "expression",
 ]
 
 
@@ -117,14 +127,44 @@ class Hop(Model):
     )
 
 
+def _text_or_none(value: object) -> str | None:
+    """YAML reads 0, true and 1.5 as numbers and booleans; legacy values are text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class ColumnRule(Model):
     target: str = Field(description="Target column")
     kind: RuleKind = Field(description="How the value is produced")
     source: str | None = Field(default=None, description="Source column (None for constant)")
     value_map: dict[str, str | None] = Field(
-        default_factory=dict, description="enum/boolean: source value -> target value"
+        default_factory=dict,
+        description="enum/boolean: source value -> target value; for every kind, a value "
+        "mapped to null means 'no value' (a sentinel such as 0, '' or 'NA')",
     )
     value: str | None = Field(default=None, description="constant: the value to write")
+    expression: str | None = Field(
+        default=None,
+        description="expression: one PostgreSQL expression over the legacy row's columns "
+        "(e.g. country || '-' || code, lpad(id::text, 3, '0'), slots * 30); parsed before it "
+        "runs: no subquery, no statement, only columns of the source",
+    )
+    if_null: str | None = Field(
+        default=None, description="The value written when the legacy value is NULL"
+    )
+    on_orphan: Literal["reject", "null"] = Field(
+        default="reject",
+        description="fk: a reference to a row that was not migrated rejects its row (default) "
+        "or, where the reviewer says the link is optional, is written NULL and counted",
+    )
+    ref_part: str | None = Field(
+        default=None,
+        description="fk into a merged target: the legacy table (merge part) the reference "
+        "points into; its key is then (part, referencing columns)",
+    )
     fk_target: str | None = Field(default=None, description="fk: referenced target table")
     ref_sources: list[str] = Field(
         default_factory=list,
@@ -169,6 +209,18 @@ class ColumnRule(Model):
         description="Set by a run with --yes for a required column whose decision nobody "
         "answered: every row is rejected with this question as its reason",
     )
+
+    @field_validator("value_map", mode="before")
+    @classmethod
+    def _texts(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {_text_or_none(k) or "": _text_or_none(v) for k, v in value.items()}
+        return value
+
+    @field_validator("value", "if_null", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        return _text_or_none(value)
 
 
 DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast"]

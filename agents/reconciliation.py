@@ -69,6 +69,10 @@ def aggregate_pairs(
     when that is not simply the source column (natural and composite keys).
     """
     t = sql.Identifier(rule.target)
+    if rule.if_null is not None or (
+        rule.kind == "fk" and (rule.value_map or rule.on_orphan != "reject")
+    ):
+        return []  # NULLs the rule rewrites have no SQL twin: compared row by row
     if rule.kind in ("uuid_key", "fk") and rule.source:
         s: sql.Composable = legacy_id if legacy_id is not None else sql.Identifier(rule.source)
         if legacy_id is not None:
@@ -92,7 +96,18 @@ def aggregate_pairs(
                 else sql.SQL("count({})").format(t),
             )
         ]
-    if rule.kind != "copy" or not rule.source or scol is None:
+    if rule.kind == "expression":
+        if value is None or tcol.data_type not in TEXTLIKE or rule.if_null:
+            return []  # compared row by row instead
+        return [
+            Pair(rule.target, sql.SQL("count({})").format(value), sql.SQL("count({})").format(t)),
+            Pair(
+                rule.target,
+                sql.SQL("sum(hashtext({}::text)::bigint)").format(value),
+                sql.SQL("sum(hashtext({}::text)::bigint)").format(t),
+            ),
+        ]
+    if rule.kind != "copy" or not rule.source or scol is None or rule.value_map or rule.if_null:
         return []
     s = keys.cast_expr(rule.source, rule.cast) if rule.cast else sql.Identifier(rule.source)
     if rule.cast:  # compared as the target's type: what the mapping promised
@@ -150,7 +165,7 @@ def aggregate_pairs(
 
 
 def grouped(rule: ColumnRule) -> bool:
-    return rule.kind in ("enum", "boolean") and bool(rule.source)
+    return rule.kind in ("enum", "boolean") and bool(rule.source) and rule.if_null is None
 
 
 @dataclass(frozen=True)
@@ -189,8 +204,8 @@ def reconcile(
         if rule.kind == "uuid_key" and mapping.integer_key is None:
             legacy_id = keys.id_expr(mapping.key_columns, mapping.key_kind)
         elif rule.kind == "fk" and rule.ref_kind == "natural" and rule.source:
-            legacy_id = keys.natural_id(rule.ref_sources or [rule.source])
-        value = value_expr(rule, source_schema) if rule.via else None
+            legacy_id = keys.natural_id(rule.ref_sources or [rule.source], rule.ref_part)
+        value = value_expr(rule, source_schema) if rule.via or rule.kind == "expression" else None
         pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id, value))
     key = keys.id_expr(mapping.key_columns, mapping.key_kind) if mapping.key_columns else None
     src_where = where

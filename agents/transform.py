@@ -5,6 +5,7 @@ target columns as text plus, for every row that cannot be migrated, the first re
 touches a database except through the ``resolve_fk`` callback, so it is testable on its own.
 """
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from agents.identity import MAX_LEGACY_ID, uuid_bytes, uuid_text_arrow
 from agents.models import ColumnInfo, ColumnRule, TableInfo, TableMapping
 from agents.value_rules import Converted, to_boolean, to_date, to_enum, to_numeric, to_timestamp
 
+log = logging.getLogger(__name__)
 # legacy ids (as int64) -> {legacy id: uuid text}; rows absent from the result are orphans.
 FkResolver = Callable[[str, np.ndarray], Mapping[int, str]]
 # (code, frame, expected columns) -> frame: runs generated transform code (in the sandbox).
@@ -130,8 +132,21 @@ def apply_mapping(
             continue
         if rule.kind == "code":
             continue  # applied below, on the whole frame
-        src = _text(batch.column(keys.fold_column(rule.target) if rule.via else rule.source or ""))
-        if rule.kind == "copy" and rule.cast and not rule.via:
+        if rule.kind == "expression":
+            src = _text(batch.column(keys.expr_column(rule.target)))
+        elif rule.via:
+            src = _text(batch.column(keys.fold_column(rule.target)))
+        else:
+            src = _text(batch.column(rule.source or ""))
+        sentinels = [k for k, v in rule.value_map.items() if v is None]
+        if sentinels and rule.kind != "enum":
+            # A legacy value the reviewer mapped to null means "no value" (0, '', 'NA'): it is
+            # NULL before any parsing or resolving (for an enum, null means "not decided yet").
+            hit = pc.is_in(src, value_set=pa.array(sentinels, pa.string()))
+            src = pc.if_else(hit, pa.nulls(n, pa.string()), src)
+        if rule.kind == "expression":
+            out[rule.target] = src
+        elif rule.kind == "copy" and rule.cast and not rule.via:
             if rule.reject_lossy:
                 flag = _text(batch.column(keys.lossy_column(rule.target)))
                 fail(
@@ -159,12 +174,22 @@ def apply_mapping(
             resolved = _lookup(pa.array(ids, pa.int64()), found)
             resolved = pc.if_else(pa.array(present), resolved, pa.nulls(n, pa.string()))
             orphan = present & np.asarray(resolved.is_null().to_numpy(zero_copy_only=False))
-            fail(
-                orphan,
-                f"references a {rule.fk_target} row that was not migrated (missing or rejected)",
-                rule,
-                src,
-            )
+            if rule.on_orphan == "reject":
+                fail(
+                    orphan,
+                    f"references a {rule.fk_target} row that was not migrated (missing or "
+                    "rejected)",
+                    rule,
+                    src,
+                )
+            elif orphan.any():  # the reviewer made this link optional: NULL, and said so
+                log.info(
+                    "%s.%s: %d references to missing %s rows written NULL (on_orphan: null)",
+                    mapping.target,
+                    rule.target,
+                    int(orphan.sum()),
+                    rule.fk_target,
+                )
             out[rule.target] = resolved
         elif rule.kind == "enum":
             labels = _lookup(src, rule.value_map)
@@ -210,6 +235,10 @@ def apply_mapping(
                     from_pandas=True,
                 )
 
+    # "When there is no value, write this" (a NULL flag that means false, say).
+    for rule in mapping.columns:
+        if rule.if_null is not None and rule.target in out:
+            out[rule.target] = pc.fill_null(_text(out[rule.target]), rule.if_null)
     # Required columns that ended up empty.
     for rule in mapping.columns:
         if rule.unanswered and not target.column(rule.target).nullable:

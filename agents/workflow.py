@@ -190,8 +190,11 @@ def apply_review(project: Project, review_file: Path) -> int:
     data: dict[str, Any] = yaml.safe_load(review_file.read_text()) or {}
     corrected = 0
     for target, review in data.items():
-        if review.get("source"):
-            corrected += _repair_pairing(project, target, str(review["source"]))
+        named = review.get("source") or (
+            review["merge"][0]["table"] if review.get("merge") else None
+        )
+        if named:
+            corrected += _repair_pairing(project, target, str(named))
         mapping = project.load_mapping(target)
         shape = {
             k: review[k] for k in ("merge", "key_source", "key_kind", "key_target") if k in review
@@ -199,12 +202,26 @@ def apply_review(project: Project, review_file: Path) -> int:
         if shape:  # the table's structure as the reviewer states it (a merge, another key)
             mapping = TableMapping.model_validate({**mapping.model_dump(), **shape})
             corrected += 1
+            if mapping.merge:  # rules proposed from one part's columns do not read the merge
+                merged = {n for p in mapping.merge for n in p.columns} | {"__dbm_part"}
+                mapping = mapping.model_copy(
+                    update={
+                        "columns": [
+                            r
+                            for r in mapping.columns
+                            if r.kind in ("constant", "code", "expression")
+                            or (r.source in merged and not r.via)
+                        ]
+                    }
+                )
+                source_table(mapping, project.load_schema("source"))  # names checked now
         written = [ColumnRule.model_validate(c) for c in review.get("columns", []) or []]
         removed = set(review.get("remove", []) or [])
         if written or removed:
-            unknown_cols = sorted(removed - {r.target for r in mapping.columns})
+            known_cols = {c.name for c in project.load_schema("target").table(target).columns}
+            unknown_cols = sorted(removed - known_cols)
             if unknown_cols:
-                raise MappingError(f"{review_file}: {target} has no rule(s) for {unknown_cols}")
+                raise MappingError(f"{review_file}: {target} has no column(s) {unknown_cols}")
             by_target = {r.target: r for r in written}
             rules = [by_target.pop(r.target, r) for r in mapping.columns if r.target not in removed]
             rules += list(by_target.values())
@@ -262,9 +279,18 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
             "Fill in `answer:` in those files, or pass --yes to accept the agents' proposals."
         )
     effective = {}
+    later = {tp.target: set(tp.set_after) for tp in plan.tables}
     for t, m in reviewed.items():
         eff = effective_mapping(m, accept_proposals=accept_proposals)
         check_mapping(eff, source_table(eff, source), target.table(eff.target), source)
+        for rule in eff.columns:
+            if rule.defer and rule.fk_target not in ({t} | later.get(t, set())):
+                raise MappingError(
+                    f"{rule.target}: defer is for a self-reference or the nullable side of a "
+                    f"foreign-key cycle; {rule.fk_target} loads before {t}, so resolve it "
+                    "directly (remove defer)",
+                    path=f"mappings/{t}.yaml",
+                )
         effective[t] = eff
     s = project.settings
     batch = {tp.target: tp.batch_size for tp in plan.tables}

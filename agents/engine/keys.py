@@ -86,8 +86,15 @@ def lossy_expr(column: str, sql_type: str, source_type: str) -> sql.Composable:
     )
 
 
-def _text(columns: Sequence[str]) -> sql.Composable:
-    parts = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns]
+def expr_column(target_column: str) -> str:
+    """The page column holding a rule's SQL expression, computed by the source."""
+    return f"__dbm_expr:{target_column}"
+
+
+def _text(columns: Sequence[str], literal: str | None = None) -> sql.Composable:
+    parts: list[sql.Composable] = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns]
+    if literal is not None:
+        parts.insert(0, sql.Literal(literal))
     if len(parts) == 1:
         return parts[0]
     return sql.SQL("concat_ws({}, {})").format(sql.Literal(SEPARATOR), sql.SQL(", ").join(parts))
@@ -97,12 +104,13 @@ def _any_null(columns: Sequence[str]) -> sql.Composable:
     return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in columns)
 
 
-def natural_id(columns: Sequence[str]) -> sql.Composable:
+def natural_id(columns: Sequence[str], part: str | None = None) -> sql.Composable:
     """SQL for the 48-bit id of a key over ``columns``; NULL when any part is NULL (a foreign
-    key with a NULL part references nothing, as PostgreSQL's MATCH SIMPLE says)."""
+    key with a NULL part references nothing, as PostgreSQL's MATCH SIMPLE says). ``part``: a
+    reference into a merged table names the legacy table first, as the merge's key does."""
     return sql.SQL(
         "CASE WHEN {nulls} THEN NULL ELSE ('x' || substr(md5({text}), 1, 12))::bit(48)::bigint END"
-    ).format(nulls=_any_null(columns), text=_text(columns))
+    ).format(nulls=_any_null(columns), text=_text(columns, part))
 
 
 def natural_text(columns: Sequence[str]) -> sql.Composable:

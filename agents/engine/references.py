@@ -42,6 +42,8 @@ def deferred_rules(mapping: TableMapping) -> list[ColumnRule]:
 
 def _ref_expr(rule: ColumnRule) -> sql.Composable:
     cols = rule.ref_sources or [rule.source or ""]
+    if rule.ref_kind == "natural":
+        return keys.natural_id(cols, rule.ref_part)
     return keys.id_expr(cols, rule.ref_kind)
 
 
