@@ -32,6 +32,18 @@ def _bar(t: TableReport, width: int = 24) -> str:
     return ("█" * cells[0] + "▒" * cells[1] + "░" * cells[2]).ljust(width)
 
 
+def rows_chart(report: MigrationReport) -> str:
+    """Rows per table as a text chart (markdown), for report.md and the report asset."""
+    lines = ["Rows per table: █ migrated, ▒ rejected, ░ left out by filters.", "", "```"]
+    width = max((len(t.target) for t in report.tables), default=0)
+    lines += [
+        f"{t.target.ljust(width)}  {_bar(t)}  {_n(t.rows_migrated)} migrated, "
+        f"{_n(t.rows_rejected)} rejected, {_n(t.rows_excluded)} left out"
+        for t in report.tables
+    ]
+    return "\n".join([*lines, "```"])
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -86,14 +98,7 @@ def render_markdown(
             f"{_n(t.rows_migrated)} | {_n(t.rows_rejected)} | {_n(t.rows_excluded)} | "
             f"{ok}/{len(t.checks)} passed | {_duration(t)} |"
         )
-    lines += ["", "Rows per table: █ migrated, ▒ rejected, ░ left out by filters.", "", "```"]
-    width = max((len(t.target) for t in report.tables), default=0)
-    for t in report.tables:
-        lines.append(
-            f"{t.target.ljust(width)}  {_bar(t)}  {_n(t.rows_migrated)} migrated, "
-            f"{_n(t.rows_rejected)} rejected, {_n(t.rows_excluded)} left out"
-        )
-    lines += ["```", ""]
+    lines += ["", rows_chart(report), ""]
     if report.not_migrated:
         lines += ["## Legacy tables not migrated", ""]
         lines += [

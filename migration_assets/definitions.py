@@ -38,7 +38,7 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
         if any(p in mappings for p in tp.set_after)
     }
     for t in targets:
-        assets.append(build_mapping_asset(t, mappings[t].source))
+        assets.append(build_mapping_asset(t, feeds[t]))
         assets.append(
             build_target_asset(
                 t,

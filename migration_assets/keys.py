@@ -22,7 +22,7 @@ def key_component(name: str) -> str:
     >>> key_component("track")
     'track'
     >>> key_component("order details")
-    'order_details_8b1e4f0d'
+    'order_details_4e07e0b8'
     """
     if not _REFUSED.search(name) and name:
         return name
@@ -30,19 +30,28 @@ def key_component(name: str) -> str:
     return f"{_REFUSED.sub('_', name).strip('_')[:40]}_{digest}".lstrip("_")
 
 
-def table_path(table: str) -> list[str]:
-    """Key components of a project table name (``schema.table`` gives two)."""
+def table_path(table: str, prefix: str = "") -> list[str]:
+    """Key components of a project table name: a schema-qualified name gets the schema as a
+    folder, and the last component (the UI's label for the node) carries the stage and the
+    schema, so that no two nodes of the graph read alike: ``legacy_brackets``,
+    ``mapping_brackets``, ``brackets``; ``legacy_HR_EMPLOYEES`` beside ``legacy_CO_EMPLOYEES``.
+
+    >>> table_path("brackets", "legacy_")
+    ['legacy_brackets']
+    >>> table_path("hr.employees")
+    ['hr', 'hr_employees']
+    """
     schema, dot, rest = table.partition(".")
-    parts = [schema, rest] if dot else [table]
-    return [key_component(p) for p in parts]
+    label = f"{schema}_{rest}" if dot else table
+    return [*([key_component(schema)] if dot else []), key_component(prefix + label)]
 
 
 def legacy_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["legacy", *table_path(table)])
+    return dg.AssetKey(["legacy", *table_path(table, "legacy_")])
 
 
 def mapping_key(target: str) -> dg.AssetKey:
-    return dg.AssetKey(["mapping", *table_path(target)])
+    return dg.AssetKey(["mapping", *table_path(target, "mapping_")])
 
 
 def target_key(target: str) -> dg.AssetKey:
@@ -51,4 +60,4 @@ def target_key(target: str) -> dg.AssetKey:
 
 def validation_key(target: str) -> dg.AssetKey:
     """Whole-table validation of a target validated after its load (partitions, cycles)."""
-    return dg.AssetKey(["validation", *table_path(target)])
+    return dg.AssetKey(["validation", *table_path(target, "validation_")])

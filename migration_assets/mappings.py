@@ -4,28 +4,53 @@ live schemas. Materializing fails, with the file and the question, while a decis
 import dagster as dg
 
 from agents.errors import MigrationError
-from agents.models import TableMapping
+from agents.models import ColumnRule, TableMapping
 from migration_assets.keys import legacy_key, mapping_key
 from resources.project import MigrationProject
 
 
+def _cell(text: object) -> str:
+    """Markdown table cell text: pipes and line breaks would break the table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _origin(r: ColumnRule) -> str:
+    if r.kind == "expression":
+        return f"`{r.expression}`"
+    if r.via:
+        return f"{r.via[-1].table}.{r.source} (looked up)"
+    if r.source:
+        return r.source
+    return "a fixed empty value" if r.value is None else f"the value {r.value}"
+
+
 def rules_markdown(mapping: TableMapping) -> str:
+    """Every rule with its whole rationale, then each value map, as markdown tables (the UI
+    renders them; nothing is clipped)."""
     lines = ["| target column | rule | from | confidence | why |", "|---|---|---|---:|---|"]
+    lines += [
+        f"| {_cell(r.target)} | {r.kind} | {_cell(_origin(r))} | {r.confidence:.0%} | "
+        f"{_cell(r.rationale)} |"
+        for r in mapping.columns
+    ]
     for r in mapping.columns:
-        why = r.rationale.replace("|", "/")[:160]
-        lines.append(
-            f"| {r.target} | {r.kind} | {r.source or r.value or ''} | {r.confidence:.0%} | {why} |"
-        )
+        if r.value_map:
+            lines += ["", f"**{_cell(r.target)}**: legacy value → new value", ""]
+            lines += ["| legacy value | becomes |", "|---|---|"]
+            lines += [
+                f"| {_cell(k)} | {_cell(v) if v is not None else 'no value'} |"
+                for k, v in r.value_map.items()
+            ]
     return "\n".join(lines)
 
 
-def build_mapping_asset(target: str, source: str) -> dg.AssetsDefinition:
+def build_mapping_asset(target: str, sources: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
         key=mapping_key(target),
-        deps=[legacy_key(source)],
+        deps=[legacy_key(s) for s in sources],
         group_name="mapping",
         kinds={"yaml"},
-        description=f"Reviewed mapping rules from legacy {source} to {target}.",
+        description=f"Reviewed mapping rules from legacy {', '.join(sources)} to {target}.",
     )
     def _mapping(
         context: dg.AssetExecutionContext, project: MigrationProject

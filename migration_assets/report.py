@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from agents.guidance import rows_chart
 from agents.reporting import assemble_report, write_report
 from migration_assets.keys import REPORT_KEY, target_key, validation_key
 from resources.project import MigrationProject
@@ -34,6 +35,10 @@ def build_report_asset(
                 "report": dg.MetadataValue.md(md),
                 "path": dg.MetadataValue.path(str(inputs.project.root / "report.md")),
                 "tables": dg.MetadataValue.int(len(report.tables)),
+                "rows_per_table": dg.MetadataValue.md(rows_chart(report)),
+                "rows_migrated": dg.MetadataValue.int(sum(t.rows_migrated for t in report.tables)),
+                "rows_rejected": dg.MetadataValue.int(sum(t.rows_rejected for t in report.tables)),
+                "rows_left_out": dg.MetadataValue.int(sum(t.rows_excluded for t in report.tables)),
             }
         )
 

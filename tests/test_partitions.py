@@ -39,7 +39,7 @@ def test_partitioned_table_loads_every_range_once_and_validates_whole(
     node = graph.get(dg.AssetKey(["target", "work_orders"]))
     assert node.partitions_def is not None
     assert list(node.partitions_def.get_partition_keys()) == parts["work_orders"]
-    assert dg.AssetKey(["validation", "work_orders"]) in graph.get_all_asset_keys()
+    assert dg.AssetKey(["validation", "validation_work_orders"]) in graph.get_all_asset_keys()
 
     outcome = run_project(project.root, accept_proposals=True)
     assert outcome.success, outcome.failures

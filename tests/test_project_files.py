@@ -79,8 +79,8 @@ def test_definitions_load_and_lineage_follows_foreign_keys(
     parents = graph.get(roles).parent_keys
     assert {
         dg.AssetKey(["target", "technician_profiles"]),
-        dg.AssetKey(["mapping", "technician_roles"]),
-        dg.AssetKey(["legacy", "dispatch_role"]),
+        dg.AssetKey(["mapping", "mapping_technician_roles"]),
+        dg.AssetKey(["legacy", "legacy_dispatch_role"]),
     } <= parents
     checks = {k.name for k in graph.asset_check_keys if k.asset_key == roles}
     assert checks == {"schema", "reconciliation", "foreign_keys", "sample_values", "checksums"}
