@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS {schema}.migration_mappings (
   PRIMARY KEY (entity_type, legacy_id)
 );
 ALTER TABLE {schema}.migration_control ADD COLUMN IF NOT EXISTS last_key_text TEXT;
+ALTER TABLE {schema}.migration_control ADD COLUMN IF NOT EXISTS notes TEXT;
 ALTER TABLE {schema}.migration_mappings ADD COLUMN IF NOT EXISTS legacy_key TEXT;
 CREATE TABLE IF NOT EXISTS {schema}.migration_rejects (
   entity_type VARCHAR NOT NULL,
@@ -219,14 +220,22 @@ def _cursor(key: int | list[str] | None) -> tuple[int | None, str | None]:
 
 
 def finish_control(
-    conn: Any, schema: str, control_id: int, *, status: str, error: str | None = None
+    conn: Any,
+    schema: str,
+    control_id: int,
+    *,
+    status: str,
+    error: str | None = None,
+    notes: str | None = None,
 ) -> None:
+    """Close a control row; ``notes`` say in words what the load changed on purpose (links
+    written empty by the reviewer's choice), for the report."""
     conn.execute(
         sql.SQL(
             "UPDATE {}.migration_control SET status = %s, completed_at = now(), "
-            "error_message = %s WHERE id = %s AND status = 'running'"
+            "error_message = %s, notes = %s WHERE id = %s AND status = 'running'"
         ).format(sql.Identifier(schema)),
-        (status, error, control_id),
+        (status, error, notes, control_id),
     )
 
 
@@ -306,7 +315,7 @@ def latest_control(conn: Any, schema: str, table: str) -> tuple[str, str | None]
     return (str(row[0]), row[1]) if row else None
 
 
-def latest_timing(conn: Any, schema: str, table: str) -> tuple[str, float | None, str] | None:
+def latest_timing(conn: Any, schema: str, table: str) -> tuple[str, float | None, str, str] | None:
     """(run id, seconds, finished at) of the table's latest load: the report says which run
     its numbers belong to."""
     exists = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_control',)).fetchone()
@@ -316,14 +325,14 @@ def latest_timing(conn: Any, schema: str, table: str) -> tuple[str, float | None
         sql.SQL(
             "SELECT run_id, extract(epoch FROM completed_at - started_at)::float8, "
             "to_char(coalesce(completed_at, started_at) AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD HH24:MI:SS') || ' UTC' FROM {}.migration_control "
+            "'YYYY-MM-DD HH24:MI:SS') || ' UTC', coalesce(notes, '') FROM {}.migration_control "
             "WHERE table_name = %s AND phase = 'execution' ORDER BY id DESC LIMIT 1"
         ).format(sql.Identifier(schema)),
         (table,),
     ).fetchone()
     if not row:
         return None
-    return str(row[0]), (float(row[1]) if row[1] is not None else None), str(row[2])
+    return str(row[0]), (float(row[1]) if row[1] is not None else None), str(row[2]), str(row[3])
 
 
 def reject_samples(conn: Any, schema: str, table: str, limit: int = 5) -> list[dict[str, str]]:

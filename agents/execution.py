@@ -135,6 +135,8 @@ def check_mapping(
         if rule.kind == "expression":
             check_expression(rule.expression or "", {c.name for c in source.columns}, where=where)
             continue
+        for part in rule.ref_expressions:
+            check_expression(part, {c.name for c in source.columns}, where=where)
         if rule.kind not in ("constant", "code") and (
             rule.source is None or not source.has_column(rule.source)
         ):
@@ -286,10 +288,10 @@ def computed_columns(
     and the id each natural foreign key points at (see :mod:`agents.engine.keys`)."""
     out: list[tuple[str, sql.Composable]] = []
     if mapping.key_columns and mapping.integer_key is None:
-        out.append((keys.KEY_ID, keys.natural_id(mapping.key_columns)))
+        out.append((keys.KEY_ID, keys.natural_id(mapping.key_columns, key=True)))
         out.append((keys.KEY_TEXT, keys.natural_text(mapping.key_columns)))
     out.extend(
-        (keys.ref_column(r.target), keys.natural_id(r.ref_sources or [r.source], r.ref_part))
+        (keys.ref_column(r.target), keys.reference_id(r))
         for r in mapping.columns
         if r.kind == "fk" and r.ref_kind == "natural" and r.source
     )
@@ -422,6 +424,16 @@ class _Reader:
         self.names = (columns or all_columns) + [n for n, _ in computed_columns(mapping, schema)]
         padded = padded_columns(source) if source is not None else frozenset()
         _, base = source_select(mapping, schema, changed_since_xmin, padded)
+        # A key with a column that may be NULL cannot be paged as a row comparison (NULL
+        # compares to nothing, and such rows would be skipped): it pages by its id instead.
+        self.by_id = (
+            mapping.integer_key is None
+            and bool(mapping.key_columns)
+            and source is not None
+            and any(
+                not source.has_column(c) or source.column(c).nullable for c in mapping.key_columns
+            )
+        )
         self.base = base
         self.key_range = key_range
         self.pager: pgpipe.PsqlPager | None = None  # set by the engine: pages through psql
@@ -430,8 +442,13 @@ class _Reader:
         key = self.mapping.key_columns
         q: sql.Composable = self.base
         if key:
-            conds = []
-            if isinstance(after, list):
+            conds: list[sql.Composable] = []
+            if self.by_id:
+                if after is not None:
+                    conds.append(
+                        sql.SQL("{} > {}").format(key_id_expr(self.mapping), sql.Literal(after))
+                    )
+            elif isinstance(after, list):
                 conds.append(keys.after(key, after))
             elif after is not None:
                 conds.append(sql.SQL("{} > {}").format(sql.Identifier(key[0]), sql.Literal(after)))
@@ -445,7 +462,8 @@ class _Reader:
                 )
             if conds:
                 q = sql.SQL("{} AND {}").format(q, sql.SQL(" AND ").join(conds))
-            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(q, keys.order_by(key), sql.Literal(limit))
+            order = key_id_expr(self.mapping) if self.by_id else keys.order_by(key)
+            q = sql.SQL("{} ORDER BY {} LIMIT {}").format(q, order, sql.Literal(limit))
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(q)
         buf = io.BytesIO()
         if self.pager is not None:
@@ -1075,12 +1093,13 @@ def migrate_table(
 
         pages = _prefetch(reader, after, sizing, bool(mapping.key_columns), transform)
         read = migrated = rejected = batches = 0
+        nulled: dict[str, int] = {}
         try:
             for page, (res, payload) in pages:
                 t0 = time.monotonic()
                 last = None
                 if mapping.key_columns:
-                    last = last_key(page, mapping)
+                    last = last_key(page, mapping, reader.by_id)
                 with tconn.transaction():
                     budget = max(1, int(settings.max_reject_ratio * total)) - rejected
                     refused = writer.write(res, budget, payload)
@@ -1103,6 +1122,8 @@ def migrate_table(
                     writer.commit_mappings()  # before the target commits: see _Writer
                 read += page.num_rows
                 rejected += n_rej
+                for col, n in (res.nulled or {}).items():
+                    nulled[col] = nulled.get(col, 0) + n
                 migrated += page.num_rows - n_rej
                 batches += 1
                 if on_progress:
@@ -1136,7 +1157,13 @@ def migrate_table(
                 )
                 bookkeeping.finish_control(tconn, bk, control_id, status="failed", error=msg)
                 raise ExecutionError(f"{mapping.target}: {msg}")
-            bookkeeping.finish_control(tconn, bk, control_id, status="completed")
+            notes = "; ".join(
+                f"{n} {col} reference(s) to missing parent rows written empty (on_orphan)"
+                for col, n in sorted(nulled.items())
+            )
+            bookkeeping.finish_control(
+                tconn, bk, control_id, status="completed", notes=notes or None
+            )
         except Exception as exc:  # the first outcome recorded wins (finish_control is once-only)
             pages.close()
             writer.abort_mappings()
@@ -1209,9 +1236,12 @@ def _restore_keys(conn: Any, schema: str, table: str, bk: str | None = None) -> 
         raise ExecutionError(f"{table}: " + "; ".join(problems))
 
 
-def last_key(page: pa.Table, mapping: TableMapping) -> "Cursor":
+def last_key(page: pa.Table, mapping: TableMapping, by_id: bool = False) -> "Cursor":
     """The keyset cursor after a page: its last (highest) legacy key; for a natural key, the
-    text of its columns (compared as a row by the next page's query)."""
+    text of its columns (compared as a row by the next page's query), or its id when the key
+    pages by id (a nullable key column)."""
+    if by_id:
+        return int(pd.to_numeric(page.column(keys.KEY_ID)[-1].as_py()))
     if mapping.integer_key is not None:
         return int(pd.to_numeric(page.column(mapping.integer_key)[-1].as_py()))
     return [str(page.column(c)[-1].as_py()) for c in mapping.key_columns]
@@ -1245,7 +1275,7 @@ def _prefetch(
                 pages.put((page, transform(page)))
                 if not keyed or page.num_rows < size:
                     break
-                cursor = last_key(page, reader.mapping)
+                cursor = last_key(page, reader.mapping, reader.by_id)
         except BaseException as exc:  # handed to the consumer, raised there
             pages.put(exc)
         finally:

@@ -122,6 +122,8 @@ def render_markdown(
                 f"{_n(t.rows_excluded)} legacy rows were left out on purpose: the mapping "
                 f"migrates only rows where {t.excluded_by}."
             )
+        if t.notes:
+            lines.append(f"On purpose: {t.notes}.")
         if t.blocked_by:
             lines.append(f"This table did not run: {t.blocked_by} did not complete first.")
         if t.run_id:

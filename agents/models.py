@@ -155,10 +155,17 @@ class ColumnRule(Model):
     if_null: str | None = Field(
         default=None, description="The value written when the legacy value is NULL"
     )
-    on_orphan: Literal["reject", "null"] = Field(
+    on_orphan: Literal["reject", "set_null"] = Field(
         default="reject",
         description="fk: a reference to a row that was not migrated rejects its row (default) "
-        "or, where the reviewer says the link is optional, is written NULL and counted",
+        "or, where the reviewer says the link is optional, is written NULL (set_null) and "
+        "counted",
+    )
+    ref_expressions: list[str] = Field(
+        default_factory=list,
+        description="fk to a composite legacy key whose parts the row holds in another shape "
+        "(a code glued from two): one checked SQL expression per part of the parent's key, in "
+        "its order (e.g. left(capital, length(capital) - 3), right(capital, 3))",
     )
     ref_part: str | None = Field(
         default=None,
@@ -221,6 +228,12 @@ class ColumnRule(Model):
     @classmethod
     def _text(cls, value: object) -> object:
         return _text_or_none(value)
+
+    @field_validator("on_orphan", mode="before")
+    @classmethod
+    def _orphans(cls, value: object) -> object:
+        # `on_orphan: null` in YAML is None: what the reviewer meant is "set it NULL".
+        return "set_null" if value is None or value == "null" else value
 
 
 DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast"]
@@ -361,6 +374,7 @@ class TableReport(Model):
     run_id: str = Field(default="", description="The run these numbers belong to")
     finished_at: str = Field(default="", description="When that run finished this table")
     blocked_by: str = Field(default="", description="For a table not run: what stopped it")
+    notes: str = Field(default="", description="What the load changed on purpose, in words")
 
 
 class LegacyTableLeft(Model):

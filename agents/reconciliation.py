@@ -204,7 +204,7 @@ def reconcile(
         if rule.kind == "uuid_key" and mapping.integer_key is None:
             legacy_id = keys.id_expr(mapping.key_columns, mapping.key_kind)
         elif rule.kind == "fk" and rule.ref_kind == "natural" and rule.source:
-            legacy_id = keys.natural_id(rule.ref_sources or [rule.source], rule.ref_part)
+            legacy_id = keys.reference_id(rule)
         value = value_expr(rule, source_schema) if rule.via or rule.kind == "expression" else None
         pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id, value))
     key = keys.id_expr(mapping.key_columns, mapping.key_kind) if mapping.key_columns else None

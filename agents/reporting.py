@@ -69,6 +69,7 @@ def assemble_report(inputs: RunInputs) -> MigrationReport:
                 rows_excluded=excluded,
                 excluded_by=in_words,
                 blocked_by=blocker or "",
+                notes=timing[3] if timing else "",
             )
         )
     decisions = [d for m in inputs.reviewed.values() for d in m.decisions]

@@ -38,6 +38,8 @@ class BatchResult:
     uuid_raw: dict[str, np.ndarray] | None = None
     # A natural key's readable form (accepted rows), recorded in migration_mappings.
     legacy_keys: pa.Array | None = None
+    # References to missing parents written NULL (on_orphan: set_null), per target column.
+    nulled: dict[str, int] | None = None
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,6 +90,7 @@ def apply_mapping(
     reason = np.full(n, None, dtype=object)
     out: dict[str, pa.Array] = {}
     raw: dict[str, np.ndarray] = {}
+    nulled: dict[str, int] = {}  # optional links to missing parents written NULL, per column
 
     def fail(
         mask: np.ndarray, text: str, rule: ColumnRule | None = None, src: pa.Array | None = None
@@ -139,10 +142,11 @@ def apply_mapping(
         else:
             src = _text(batch.column(rule.source or ""))
         sentinels = [k for k, v in rule.value_map.items() if v is None]
+        hit = None
         if sentinels and rule.kind != "enum":
             # A legacy value the reviewer mapped to null means "no value" (0, '', 'NA'): it is
             # NULL before any parsing or resolving (for an enum, null means "not decided yet").
-            hit = pc.is_in(src, value_set=pa.array(sentinels, pa.string()))
+            hit = pc.fill_null(pc.is_in(src, value_set=pa.array(sentinels, pa.string())), False)
             src = pc.if_else(hit, pa.nulls(n, pa.string()), src)
         if rule.kind == "expression":
             out[rule.target] = src
@@ -155,7 +159,10 @@ def apply_mapping(
                     rule,
                     src,
                 )
-            out[rule.target] = _text(batch.column(keys.cast_column(rule.target)))
+            cast = _text(batch.column(keys.cast_column(rule.target)))
+            out[rule.target] = (
+                cast if hit is None else pc.if_else(hit, pa.nulls(n, pa.string()), cast)
+            )
         elif rule.kind == "copy":
             out[rule.target] = src
         elif rule.kind == "fk" and rule.target in deferred:
@@ -183,6 +190,7 @@ def apply_mapping(
                     src,
                 )
             elif orphan.any():  # the reviewer made this link optional: NULL, and said so
+                nulled[rule.target] = nulled.get(rule.target, 0) + int(orphan.sum())
                 log.info(
                     "%s.%s: %d references to missing %s rows written NULL (on_orphan: null)",
                     mapping.target,
@@ -262,6 +270,7 @@ def apply_mapping(
         rejected=rejected,
         uuid_raw={name: (m if ok.all() else m[ok]) for name, m in raw.items()},
         legacy_keys=None if legacy_keys is None else legacy_keys.filter(keep),
+        nulled=nulled or None,
     )
 
 

@@ -578,7 +578,7 @@ def _row_checksums(
             total += page.num_rows
             if not mapping.key_columns or page.num_rows < page_rows:
                 break
-            after = last_key(page, mapping)
+            after = last_key(page, mapping, reader.by_id)
         sconn.rollback()
     reader_thread.join()
     if errors:

@@ -292,6 +292,19 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
                     path=f"mappings/{t}.yaml",
                 )
         effective[t] = eff
+    for t, eff in effective.items():
+        for rule in eff.columns:
+            parent = effective.get(rule.fk_target or "") if rule.kind == "fk" else None
+            if parent is None or not parent.key_columns:
+                continue
+            parent_kind = "integer" if parent.integer_key is not None else "natural"
+            if rule.ref_kind != parent_kind:
+                raise MappingError(
+                    f"{rule.target}: ref_kind is {rule.ref_kind} but {parent.target}'s legacy key "
+                    f"({', '.join(parent.key_columns)}) is {parent_kind}: set ref_kind: "
+                    f"{parent_kind}",
+                    path=f"mappings/{t}.yaml",
+                )
     s = project.settings
     batch = {tp.target: tp.batch_size for tp in plan.tables}
     settings = ExecutionSettings(

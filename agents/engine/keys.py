@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
+from agents.models import ColumnRule
+
 KEY_ID = "__dbm_key"  # the page column holding a natural key's id
 KEY_TEXT = "__dbm_key_text"  # ... and its readable form, recorded in migration_mappings
 SEPARATOR = "\x1f"
@@ -91,8 +93,23 @@ def expr_column(target_column: str) -> str:
     return f"__dbm_expr:{target_column}"
 
 
-def _text(columns: Sequence[str], literal: str | None = None) -> sql.Composable:
-    parts: list[sql.Composable] = [sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns]
+NULL_MARK = "\x1e"  # a NULL part of a key (U+001E), so that (a, NULL) and (a, '') differ
+Part = str | sql.Composable  # a column name, or an SQL expression (checked) over the row
+
+
+def _part(p: Part) -> sql.Composable:
+    return sql.Identifier(p) if isinstance(p, str) else sql.SQL("({})").format(p)
+
+
+def _text(
+    columns: Sequence[Part], literal: str | None = None, nulls: bool = False
+) -> sql.Composable:
+    parts: list[sql.Composable] = [
+        sql.SQL("coalesce({}::text, {})").format(_part(c), sql.Literal(NULL_MARK))
+        if nulls
+        else sql.SQL("{}::text").format(_part(c))
+        for c in columns
+    ]
     if literal is not None:
         parts.insert(0, sql.Literal(literal))
     if len(parts) == 1:
@@ -100,17 +117,38 @@ def _text(columns: Sequence[str], literal: str | None = None) -> sql.Composable:
     return sql.SQL("concat_ws({}, {})").format(sql.Literal(SEPARATOR), sql.SQL(", ").join(parts))
 
 
-def _any_null(columns: Sequence[str]) -> sql.Composable:
-    return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in columns)
+def _any_null(columns: Sequence[Part]) -> sql.Composable:
+    return sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(_part(c)) for c in columns)
 
 
-def natural_id(columns: Sequence[str], part: str | None = None) -> sql.Composable:
-    """SQL for the 48-bit id of a key over ``columns``; NULL when any part is NULL (a foreign
-    key with a NULL part references nothing, as PostgreSQL's MATCH SIMPLE says). ``part``: a
-    reference into a merged table names the legacy table first, as the merge's key does."""
-    return sql.SQL(
-        "CASE WHEN {nulls} THEN NULL ELSE ('x' || substr(md5({text}), 1, 12))::bit(48)::bigint END"
-    ).format(nulls=_any_null(columns), text=_text(columns, part))
+def natural_id(
+    columns: Sequence[Part], part: str | None = None, *, key: bool = False
+) -> sql.Composable:
+    """SQL for the 48-bit id of a key over ``columns``.
+
+    For a reference, NULL when any part is NULL (a foreign key with a NULL part references
+    nothing, as PostgreSQL's MATCH SIMPLE says). For a row's own ``key``, a NULL part is a
+    value like any other (a legacy table's unique column set may hold NULLs); without NULLs
+    both give the same id, so references still find their parents. ``part``: a reference
+    into a merged table names the legacy table first, as the merge's key does.
+    """
+    digest = sql.SQL("('x' || substr(md5({}), 1, 12))::bit(48)::bigint").format(
+        _text(columns, part, nulls=key)
+    )
+    if key:
+        return digest
+    return sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(_any_null(columns), digest)
+
+
+def reference_id(rule: ColumnRule) -> sql.Composable:
+    """The id a natural foreign key points at: over its referencing columns, or over checked
+    expressions when the row holds the parent's key parts in another shape."""
+    parts: list[Part] = (
+        [sql.SQL(e) for e in rule.ref_expressions]
+        if rule.ref_expressions
+        else list(rule.ref_sources or [rule.source or ""])
+    )
+    return natural_id(parts, rule.ref_part)
 
 
 def natural_text(columns: Sequence[str]) -> sql.Composable:
@@ -126,7 +164,7 @@ def id_expr(columns: Sequence[str], kind: str) -> sql.Composable:
     """The legacy id of a key (or of a reference to one) as an SQL expression."""
     if kind == "integer" and len(columns) == 1:
         return sql.Identifier(columns[0])
-    return natural_id(columns)
+    return natural_id(columns, key=True)
 
 
 def order_by(columns: Sequence[str]) -> sql.Composable:

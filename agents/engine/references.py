@@ -23,6 +23,7 @@ from psycopg import sql
 from agents import bookkeeping, pgcsv
 from agents.db import connect, qualified
 from agents.engine import keys
+from agents.errors import ExecutionError
 from agents.models import ColumnRule, TableMapping
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,9 @@ def deferred_rules(mapping: TableMapping) -> list[ColumnRule]:
 
 
 def _ref_expr(rule: ColumnRule) -> sql.Composable:
-    cols = rule.ref_sources or [rule.source or ""]
     if rule.ref_kind == "natural":
-        return keys.natural_id(cols, rule.ref_part)
-    return keys.id_expr(cols, rule.ref_kind)
+        return keys.reference_id(rule)
+    return keys.id_expr(rule.ref_sources or [rule.source or ""], rule.ref_kind)
 
 
 def _legacy_refs(
@@ -103,6 +103,8 @@ def _orphans(
         gone = np.array(sorted(out), dtype=np.int64)
         found = False
         for rule, ref in zip(rules, refs, strict=True):
+            if rule.on_orphan == "set_null":
+                continue  # the reviewer made this link optional: it stays empty (counted)
             parents = mapped[rule.fk_target or ""]
             missing = (ref >= 0) & ~np.isin(ref, parents)
             if rule.fk_target == mapping.target and gone.size:
@@ -148,9 +150,26 @@ def complete_references(
         mapped = {e: _mapped(conn, book, e) for e in entities}
         orphans = _orphans(mapping, rules, child, refs, mapped)
         if orphans:
-            _reject_orphans(
-                source_dsn, conn, mapping, source_schema, (target_schema, book), orphans, run_tag
-            )
+            try:
+                with conn.transaction():
+                    _reject_orphans(
+                        source_dsn,
+                        conn,
+                        mapping,
+                        source_schema,
+                        (target_schema, book),
+                        orphans,
+                        run_tag,
+                    )
+            except psycopg.errors.ForeignKeyViolation as exc:
+                first = next(iter(orphans.values()))
+                raise ExecutionError(
+                    f"{mapping.target}: {len(orphans)} rows point at rows that were not migrated "
+                    f"({first}), and other tables already reference them, so they cannot be "
+                    "taken out again: correct the reference in the mapping, or set "
+                    "on_orphan: set_null if the link is optional "
+                    f"(PostgreSQL: {str(exc).splitlines()[0]})"
+                ) from None
         cols = ", ".join(f"r{i} BIGINT" for i in range(len(rules)))
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _dbm_refs (child BIGINT, {cols})")
         conn.execute("TRUNCATE _dbm_refs")
