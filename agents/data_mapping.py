@@ -37,6 +37,7 @@ from agents.models import (
     TableMapping,
 )
 from agents.naming import canonical_words, name_similarity, strip_table_words
+from agents.planning import bare
 from agents.schema_analysis import distinct_values
 from agents.value_classifier import Classification
 from agents.value_rules import (
@@ -117,7 +118,9 @@ def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
 
 
 def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
-    """Name evidence, also after dropping words that merely repeat the table's name."""
+    """Name evidence, also after dropping words that merely repeat the table's name (its own
+    name, not its schema's)."""
+    ttable, stable = bare(ttable), bare(stable)
     return max(
         name_similarity(tcol, scol),
         name_similarity(strip_table_words(tcol, ttable), strip_table_words(scol, stable)),
@@ -377,7 +380,7 @@ class _Candidate:
         # genre_name) or after its column alone; never after words of the *target's* table
         # stripped away, which would make every parent's "name" look like any "x_name".
         return max(
-            name_similarity(tcol, f"{self.table.name}_{self.column.name}"),
+            name_similarity(tcol, f"{bare(self.table.name)}_{self.column.name}"),
             name_similarity(tcol, self.column.name),
         )
 
@@ -531,6 +534,22 @@ def propose_table(
                     target=tcol.name, kind="copy", source=scol.name, rationale="primary key copied"
                 )
             )
+    elif len(tgt.primary_key) == 1 and not legacy_key:
+        # No declared key and no column set unique in the data: a person must say what
+        # identifies a row (never guessed: duplicates would collapse into one target row).
+        decisions.append(
+            Decision(
+                id=f"{tgt.name}.key",
+                about="key",
+                column=tgt.primary_key[0],
+                question=(
+                    f"Legacy {src.name} declares no key and no set of its columns is unique in "
+                    f"its data. Which columns identify one row (comma-separated)?"
+                ),
+                options=[c.name for c in src.columns],
+                rationale="no primary key, no unique constraint, no unique column set in the data",
+            )
+        )
     elif len(tgt.primary_key) > 1 and legacy_key:
         # A join table keyed by its references: re-runs upsert on the target's own key, and
         # rows are told apart (rejects, resume) by the legacy key.

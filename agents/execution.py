@@ -526,9 +526,15 @@ class _Writer:
         )
         pk_cols = mapping.target_key_columns
         if not pk_cols:
+            open_key = next((d.id for d in mapping.decisions if d.about == "key"), None)
             raise MappingError(
-                f"{target.name} needs a primary key mapped from the legacy key so "
-                "that re-runs update instead of duplicating",
+                f"{target.name} needs a legacy key mapped to its primary key so that re-runs "
+                "update instead of duplicating"
+                + (
+                    f": answer decision {open_key} (which columns identify a row)"
+                    if open_key
+                    else ""
+                ),
                 path=f"mappings/{target.name}.yaml",
             )
         # Deferred references are set after the load (agents.engine.references): an upsert

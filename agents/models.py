@@ -236,7 +236,7 @@ class ColumnRule(Model):
         return "set_null" if value is None or value == "null" else value
 
 
-DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast"]
+DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast", "key"]
 
 
 class Decision(Model):

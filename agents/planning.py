@@ -29,8 +29,13 @@ def column_coverage(target: TableInfo, source: TableInfo) -> float:
     return covered / len(wanted)
 
 
+def bare(name: str) -> str:
+    """A project table name without its schema: ``HR.EMPLOYEES`` names EMPLOYEES."""
+    return name.partition(".")[2] if "." in name else name
+
+
 def pair_score(target: TableInfo, source: TableInfo) -> tuple[float, str]:
-    name = name_similarity(target.name, source.name, is_table=True)
+    name = name_similarity(bare(target.name), bare(source.name), is_table=True)
     coverage = column_coverage(target, source)
     score = 0.5 * name + 0.5 * coverage
     return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"

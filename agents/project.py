@@ -278,6 +278,7 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
     """Fold answered (and, with ``--yes``, proposed) decisions into the rules."""
     rules = {r.target: r for r in mapping.columns}
     order = [r.target for r in mapping.columns]
+    key_update: dict[str, object] = {}
     for d in mapping.decisions:
         answer = d.answer if d.answer is not None else (d.proposed if accept_proposals else None)
         if d.column is None:
@@ -302,6 +303,21 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
             rules[d.column] = rule.model_copy(
                 update={"value_map": {**rule.value_map, d.key: answer}}
             )
+        elif d.about == "key":
+            columns = [c.strip() for c in answer.split(",") if c.strip()]
+            rules[d.column] = ColumnRule(
+                target=d.column,
+                kind="uuid_key",
+                source=columns[0],
+                rationale=f"legacy key ({', '.join(columns)}) named by the reviewer ({d.id})",
+            )
+            if d.column not in order:
+                order.append(d.column)
+            key_update = {
+                "key_source": columns[0] if len(columns) == 1 else columns,
+                "key_kind": "natural",
+                "key_target": d.column,
+            }
         elif d.about == "cast" and rule is not None:
             rules[d.column] = rule.model_copy(update={"reject_lossy": answer == "reject"})
         elif d.about == "format" and rule is not None:
@@ -328,7 +344,7 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
             )
             if d.column not in order:
                 order.append(d.column)
-    return mapping.model_copy(update={"columns": [rules[t] for t in order]})
+    return mapping.model_copy(update={"columns": [rules[t] for t in order], **key_update})
 
 
 def report_json(path: Path, payload: dict[str, Any]) -> None:

@@ -59,3 +59,29 @@ def execute(dsn: str, q: str) -> None:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(q)
+
+
+def dbmigrate(*args: str, timeout: int = 900):
+    """The CLI as a user runs it, in a process of its own."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "migration_assets.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def planned(make_db, tmp_path: Path, name: str, legacy_sql: str, target_sql: str):
+    """Legacy and target databases from SQL, and a project planned on them:
+    (source DSN, target DSN, project folder)."""
+    src, tgt = make_db(name), make_db(f"{name}_new")
+    execute(src, legacy_sql)
+    execute(tgt, target_sql)
+    project = tmp_path / name
+    out = dbmigrate("plan", "--source", src, "--target", tgt, "--project", str(project))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return src, tgt, project

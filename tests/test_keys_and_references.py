@@ -6,11 +6,9 @@ before their parents, and a reference to a parent that does not exist.
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, execute, query
+from tests.conftest import dbmigrate, planned, query
 
 LEGACY = """
 CREATE SCHEMA "HR";
@@ -53,31 +51,16 @@ CREATE TABLE employee_skills (
 """
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migration_assets.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
     make_db, tmp_path: Path
 ) -> None:
-    src, tgt = make_db("hr"), make_db("hr_new")
-    execute(src, LEGACY)
-    execute(tgt, REDESIGN)
-    project = tmp_path / "hr"
-    planned = _cli("plan", "--source", src, "--target", tgt, "--project", str(project))
-    assert planned.returncode == 0, planned.stdout + planned.stderr
+    src, tgt, project = planned(make_db, tmp_path, "hr", LEGACY, REDESIGN)
     # One orphan in six rows is above the default 5% reject threshold: the owner accepts it.
     settings = project / "project.yaml"
     settings.write_text(
         settings.read_text().replace("max_reject_ratio: 0.05", "max_reject_ratio: 0.2")
     )
-    ran = _cli("run", "--project", str(project), "--yes")
+    ran = dbmigrate("run", "--project", str(project), "--yes")
     report = json.loads((project / "report.json").read_text())
     tables = {t["target"]: t for t in report["tables"]}
     # The orphan is the only reject; everything else arrived in this one run.
@@ -128,6 +111,58 @@ def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
     assert [json.loads(k) for (k,) in keys] == [["102", "sql"], ["105", "python"], ["105", "sql"]]
     # Stable across runs: a second run changes no UUID and no row.
     before = query(tgt, "SELECT * FROM employees ORDER BY id")
-    again = _cli("run", "--project", str(project), "--yes")
+    again = dbmigrate("run", "--project", str(project), "--yes")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert query(tgt, "SELECT * FROM employees ORDER BY id") == before
+
+
+NASTY_LEGACY = """
+CREATE SCHEMA "Sales Dept";
+CREATE TABLE "Sales Dept"."Kunden" ("Kunden-Nr" varchar(8) PRIMARY KEY, "Name" text NOT NULL);
+CREATE TABLE "Sales Dept"."Order Details; x" (
+  "Order ID" integer PRIMARY KEY,
+  "Kunden-Nr" varchar(8) NOT NULL REFERENCES "Sales Dept"."Kunden",
+  "user" text,
+  "Qté" integer,
+  "2B" integer,
+  "park.key" text,
+  "a_column_name_that_is_exactly_sixty_three_bytes_long_abcdefghij" text
+);
+INSERT INTO "Sales Dept"."Kunden" VALUES ('K-1', 'Ärger GmbH'), ('K''2', 'O''Brien & Söhne');
+INSERT INTO "Sales Dept"."Order Details; x" VALUES
+  (1, 'K-1', 'alice', 3, 7, 'p.1', 'long 1'), (2, 'K''2', 'bob', NULL, 0, 'p;2', 'long 2');
+"""
+NASTY_TARGET = """
+CREATE SCHEMA "Ventes";
+CREATE TABLE "Ventes"."Kunden" (id uuid PRIMARY KEY, "Name" text NOT NULL);
+CREATE TABLE "Ventes"."Order Details; x" (
+  id uuid PRIMARY KEY,
+  "Kunden-Nr" uuid NOT NULL REFERENCES "Ventes"."Kunden"(id),
+  "user" text,
+  "Qté" integer,
+  "2B" integer,
+  "park.key" text,
+  "a_column_name_that_is_exactly_sixty_three_bytes_long_abcdefghij" text
+);
+"""
+
+
+def test_identifiers_with_spaces_quotes_semicolons_unicode_and_reserved_words(
+    make_db, tmp_path: Path
+) -> None:
+    _, tgt, project = planned(make_db, tmp_path, "ids", NASTY_LEGACY, NASTY_TARGET)
+    ran = dbmigrate("run", "--project", str(project), "--yes")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    report = json.loads((project / "report.json").read_text())
+    counts = {t["target"]: (t["rows_source"], t["rows_migrated"]) for t in report["tables"]}
+    assert counts == {"Ventes.Kunden": (2, 2), "Ventes.Order Details; x": (2, 2)}
+    assert query(
+        tgt,
+        'SELECT k."Name", o."user", o."Qté", o."2B", o."park.key", '
+        'o."a_column_name_that_is_exactly_sixty_three_bytes_long_abcdefghij" '
+        'FROM "Ventes"."Order Details; x" o JOIN "Ventes"."Kunden" k ON k.id = o."Kunden-Nr" '
+        "ORDER BY 2",
+    ) == [
+        ("Ärger GmbH", "alice", 3, 7, "p.1", "long 1"),
+        ("O'Brien & Söhne", "bob", None, 0, "p;2", "long 2"),
+    ]

@@ -2,13 +2,11 @@
 column nobody could fill rejects its rows with the open question instead of failing them all."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, execute, query
+from tests.conftest import dbmigrate, planned, query
 
 LEGACY = """
 CREATE TABLE visit (visit_id integer PRIMARY KEY, happened timestamp NOT NULL,
@@ -24,32 +22,17 @@ CREATE TABLE gadgets (id uuid PRIMARY KEY, label text NOT NULL, warehouse_zone t
 """
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migration_assets.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_a_dropped_time_of_day_is_a_counted_decision_and_checks_pass_on_the_cast_values(
     make_db, tmp_path: Path
 ) -> None:
-    src, tgt = make_db("lossy"), make_db("lossy_new")
-    execute(src, LEGACY)
-    execute(tgt, REDESIGN)
-    project = tmp_path / "p"
-    planned = _cli("plan", "--source", src, "--target", tgt, "--project", str(project))
-    assert planned.returncode == 0, planned.stdout + planned.stderr
+    src, tgt, project = planned(make_db, tmp_path, "lossy", LEGACY, REDESIGN)
     visits = yaml.safe_load((project / "mappings" / "visits.yaml").read_text())
     (cast,) = [d for d in visits["decisions"] if d["about"] == "cast"]
     # 40 timestamps, every one but those at midnight loses its time of day.
     lossy = query(src, "SELECT count(*) FROM visit WHERE happened::time <> '00:00'")[0][0]
     assert f"{lossy} legacy visit.happened values lose information" in cast["question"]
     assert cast["proposed"] == "accept"
-    ran = _cli("run", "--project", str(project), "--yes")
+    ran = dbmigrate("run", "--project", str(project), "--yes")
     report = json.loads((project / "report.json").read_text())
     tables = {t["target"]: t for t in report["tables"]}
     visits_report = tables["visits"]

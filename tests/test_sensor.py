@@ -76,7 +76,7 @@ def test_sensor_requests_runs_for_changed_tables_only(live_project) -> None:
         time.sleep(0.2)
     [request] = result.run_requests
     keys = {k.to_user_string() for k in request.asset_selection}
-    assert "target/brackets" in keys and "legacy/brackets" in keys
+    assert "target/brackets" in keys and "legacy/legacy_brackets" in keys
     assert not any("technician" in k for k in keys)  # untouched tables are left alone
     assert "inserts+updates+deletes" in request.tags["dbmigrate/changed"]
 
