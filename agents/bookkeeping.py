@@ -283,18 +283,27 @@ def record_checks(
 
 
 def latest_checks(conn: Any, schema: str, table: str) -> list[tuple[str, bool, str]]:
+    """The latest outcome of each check, if it was recorded after the table's latest load
+    began: an earlier run's verdicts never sit next to this run's counts."""
     exists = scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_validation',)))
     if not exists:
         return []
+    loaded = scalar(conn.execute("SELECT to_regclass(%s)", (f'"{schema}".migration_control',)))
+    since: sql.Composable = sql.SQL("TRUE")
+    if loaded:
+        since = sql.SQL(
+            "checked_at >= coalesce((SELECT max(started_at) FROM {}.migration_control c "
+            "WHERE c.table_name = %s AND c.phase = 'execution'), '-infinity')"
+        ).format(sql.Identifier(schema))
     return [
         (str(n), bool(p), str(d))
         for n, p, d in conn.execute(
             sql.SQL(
                 "SELECT DISTINCT ON (check_name) check_name, passed, detail "
                 "FROM {}.migration_validation "
-                "WHERE table_name = %s ORDER BY check_name, id DESC"
-            ).format(sql.Identifier(schema)),
-            (table,),
+                "WHERE table_name = %s AND {} ORDER BY check_name, id DESC"
+            ).format(sql.Identifier(schema), since),
+            (table, table) if loaded else (table,),
         ).fetchall()
     ]
 

@@ -47,3 +47,7 @@ def test_a_dropped_time_of_day_is_a_counted_decision_and_checks_pass_on_the_cast
     assert len(reasons) == 1
     assert "warehouse_zone" in next(iter(reasons)) and "open decision" in next(iter(reasons))
     assert ran.returncode != 0  # the owner has a question to answer; the run says so
+    # ... in one paragraph per failing table, no traceback; the full log is a file.
+    said = ran.stdout + ran.stderr
+    assert "table failed" in said and "gadgets" in said and "Traceback" not in said
+    assert "logs/dbmigrate.log" in said and (project / "logs" / "dbmigrate.log").exists()
