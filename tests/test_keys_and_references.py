@@ -8,6 +8,8 @@ before their parents, and a reference to a parent that does not exist.
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import dbmigrate, planned, query
 
 LEGACY = """
@@ -166,3 +168,50 @@ def test_identifiers_with_spaces_quotes_semicolons_unicode_and_reserved_words(
         ("Ärger GmbH", "alice", 3, 7, "p.1", "long 1"),
         ("O'Brien & Söhne", "bob", None, 0, "p;2", "long 2"),
     ]
+
+
+CODES_LEGACY = """
+CREATE TABLE product (sku varchar(12) PRIMARY KEY, label text NOT NULL);
+INSERT INTO product SELECT 'SKU-' || lpad(g::text, 4, '0'), 'item ' || g
+  FROM generate_series(1, 25) g;
+"""
+CODES_TARGET = "CREATE TABLE products (id uuid PRIMARY KEY, label text NOT NULL);"
+
+
+def test_a_text_keyed_table_resumes_after_its_last_committed_page(make_db, tmp_path: Path) -> None:
+    """A run killed mid-table continues after the last committed text key, and every row
+    arrives exactly once with the UUID the first run gave it."""
+    import dataclasses
+
+    from agents.execution import migrate_table, source_table
+    from agents.project import Project
+    from agents.workflow import load_run_inputs
+
+    src, tgt, project = planned(make_db, tmp_path, "codes", CODES_LEGACY, CODES_TARGET)
+    inputs = load_run_inputs(Project.load(project), accept_proposals=True)
+    mapping = inputs.mappings["products"]
+    assert mapping.key_kind == "natural"
+    settings = dataclasses.replace(inputs.settings, batch_size=4, run_id="first")
+    pages = {"n": 0}
+
+    def crash_after_two_pages(done: int, total: int) -> None:
+        pages["n"] += 1
+        if pages["n"] == 2:
+            raise RuntimeError("killed")
+
+    args = (
+        src,
+        tgt,
+        mapping,
+        source_table(mapping, inputs.source),
+        inputs.target.table("products"),
+    )
+    with pytest.raises(RuntimeError, match="killed"):
+        migrate_table(*args, settings, on_progress=crash_after_two_pages)
+    before = dict(query(tgt, "SELECT legacy_key, new_id::text FROM dbmigrate.migration_mappings"))
+    assert len(before) == 8  # two committed pages of four
+    run = migrate_table(*args, dataclasses.replace(settings, run_id="second"))
+    assert run.resumed_after == ["SKU-0008"] and run.rows_read == 17
+    after = dict(query(tgt, "SELECT legacy_key, new_id::text FROM dbmigrate.migration_mappings"))
+    assert len(after) == 25 and all(after[k] == v for k, v in before.items())
+    assert query(tgt, "SELECT count(*), count(DISTINCT id) FROM products") == [(25, 25)]
