@@ -44,6 +44,27 @@ def _norm(name: str) -> str:
     return name.replace('"', "").lower()
 
 
+CALIBRATION: list[tuple[float, bool]] = []  # (rule confidence, right?) over every case
+
+
+def calibration_table() -> list[str]:
+    """Proposals at confidence c should be right about c of the time: per bucket, how often
+    they were, and the lowest confidence a wrong proposal had (where review must start)."""
+    rows = ["| confidence | rules | right | share right |", "|---|---:|---:|---:|"]
+    for lo, hi in ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
+        got = [ok for c, ok in CALIBRATION if lo <= c < hi]
+        if got:
+            rows.append(
+                f"| {lo:.2f}-{min(hi, 1.0):.2f} | {len(got)} | {sum(got)} | "
+                f"{sum(got) / len(got):.0%} |"
+            )
+    wrong = [c for c, ok in CALIBRATION if not ok]
+    rows.append(
+        f"highest confidence of a wrong rule: {max(wrong):.3f}" if wrong else "no wrong rule"
+    )
+    return rows
+
+
 def score_mappings(db: str, project: Path) -> tuple[int, int, int, int, list[str]]:
     """Column rules and value-map entries against the truth: (columns right, columns with a
     source in the truth, values right, values in the truth, what was wrong)."""
@@ -67,7 +88,10 @@ def score_mappings(db: str, project: Path) -> tuple[int, int, int, int, list[str
                 via = rule.get("via") or []
                 where = via[-1]["table"] if via else mapping.get("source", "")
                 got = f"{where}.{rule['source']}"
-            if got is not None and _norm(got).endswith(_norm(source)):
+            ok = got is not None and _norm(got).endswith(_norm(source))
+            if rule and rule.get("source"):
+                CALIBRATION.append((float(rule.get("confidence", 1.0)), ok))
+            if ok:
                 right += 1
             else:
                 wrong.append(f"{table['target']}.{col}: {got} instead of {source}")
@@ -146,6 +170,8 @@ def main(argv: list[str]) -> None:
                     print(f"    - {r.name}: {r.detail[:160]}")
     finally:
         server.stop()
+    for line in calibration_table():
+        print(line)
     print(
         f"corpus: {len(dbs)} cases, plan ok {plan_ok}, run ok {run_ok}, "
         f"value checks right {right}/{total}"
