@@ -566,6 +566,9 @@ def propose_table(
         fk_cols.add(tcol_name)
         parent_source = pairs.get(fk.ref_table)
         found = _fk_source_column(src, parent_source, referencing) if parent_source else None
+        if found is None and parent_source == src.name and legacy_key:
+            # A split: the part references the row it was split from, by that row's own key.
+            found = (list(legacy_key), 0.9, "split from the same legacy row (its own key)")
         if found and parent_source:
             cols, conf, why = found
             referencing.add(cols[0])

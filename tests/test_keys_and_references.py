@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import dbmigrate, planned, query
 
@@ -215,3 +216,34 @@ def test_a_text_keyed_table_resumes_after_its_last_committed_page(make_db, tmp_p
     after = dict(query(tgt, "SELECT legacy_key, new_id::text FROM dbmigrate.migration_mappings"))
     assert len(after) == 25 and all(after[k] == v for k, v in before.items())
     assert query(tgt, "SELECT count(*), count(DISTINCT id) FROM products") == [(25, 25)]
+
+
+SPLIT_LEGACY = """
+CREATE TABLE member (memid integer PRIMARY KEY, surname text NOT NULL, firstname text NOT NULL,
+                     address text NOT NULL, zipcode integer NOT NULL, telephone text NOT NULL);
+INSERT INTO member VALUES (1, 'Smith', 'Ann', '1 High St', 4321, '555-1'),
+                          (2, 'Jones', 'Bob', '2 Low Rd', 765, '555-2');
+"""
+SPLIT_TARGET = """
+CREATE TABLE members (id uuid PRIMARY KEY, surname text NOT NULL, firstname text NOT NULL);
+CREATE TABLE contact_cards (id uuid PRIMARY KEY,
+                              member_id uuid NOT NULL REFERENCES members(id),
+                              address text NOT NULL, zipcode integer NOT NULL,
+                              telephone text NOT NULL);
+"""
+
+
+def test_a_table_split_in_two_is_proposed_from_structure_and_loads(make_db, tmp_path: Path) -> None:
+    """No legacy table is named like contact_cards; it references members, which member
+    feeds, and member holds its columns: the agents propose the split, and it runs."""
+    _, tgt, project = planned(make_db, tmp_path, "split", SPLIT_LEGACY, SPLIT_TARGET)
+    plan = yaml.safe_load((project / "plan.yaml").read_text())
+    contacts = next(t for t in plan["tables"] if t["target"] == "contact_cards")
+    assert contacts["source"] == "member" and "split from member" in contacts["rationale"]
+    ran = dbmigrate("run", "--project", str(project), "--yes")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert query(
+        tgt,
+        "SELECT m.surname, c.address, c.zipcode, c.telephone FROM contact_cards c "
+        "JOIN members m ON m.id = c.member_id ORDER BY 1",
+    ) == [("Jones", "2 Low Rd", 765, "555-2"), ("Smith", "1 High St", 4321, "555-1")]
