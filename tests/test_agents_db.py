@@ -221,3 +221,26 @@ def test_a_fixed_row_leaves_the_rejects_on_the_next_run(shop) -> None:
     c, outcomes = validate_table(src, tgt, settings, m, s, t, {"customers": t})
     by = {o.name: o for o in outcomes}
     assert by["reconciliation"].passed and c.rows_rejected == 2  # Cy's date and the e-mail twin
+
+
+def test_analysis_reads_partitioned_tables_through_their_parent_and_skips_views(make_db) -> None:
+    src = make_db("parts")
+    execute(
+        src,
+        "CREATE SCHEMA archive; "
+        "CREATE TABLE readings (id int, taken date NOT NULL, value numeric, "
+        "PRIMARY KEY (id, taken)) PARTITION BY RANGE (taken); "
+        "CREATE TABLE readings_2024 PARTITION OF readings "
+        "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01'); "
+        "CREATE TABLE readings_2025 PARTITION OF readings "
+        "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); "
+        "INSERT INTO readings VALUES (1, '2024-05-01', 1.5), (2, '2025-05-01', 2.5); "
+        "CREATE VIEW recent AS SELECT * FROM readings WHERE taken > '2025-01-01'; "
+        "CREATE MATERIALIZED VIEW totals AS SELECT count(*) FROM readings; "
+        "CREATE TABLE archive.readings (id int PRIMARY KEY, flag boolean);",
+    )
+    schema = introspect(src)
+    assert [t.name for t in schema.tables] == ["archive.readings", "readings"]
+    parent = schema.table("readings")
+    assert parent.row_count == 2  # both partitions' rows, counted once, through the parent
+    assert schema.table("archive.readings").column("flag").data_type == "boolean"
