@@ -17,7 +17,6 @@ Its last line is ``corpus: N cases, plan ok P, run ok R, value checks right X/Y`
 """
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,17 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from resources.embedded_postgres import start  # noqa: E402
+from tests.conftest import dbmigrate  # noqa: E402
 from tests.corpus_db import CORPUS, legacy_sql, load_dump, run_checks  # noqa: E402
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migration_assets.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
 
 
 def _norm(name: str) -> str:
@@ -129,7 +119,7 @@ def main(argv: list[str]) -> None:
             with psycopg.connect(tgt, autocommit=True) as conn:
                 conn.execute((CORPUS / db / "target.sql").read_text())
             project = base / db
-            planned = _cli("plan", "--source", src, "--target", tgt, "--project", str(project))
+            planned = dbmigrate("plan", "--source", src, "--target", tgt, "--project", str(project))
             if planned.returncode != 0:
                 tail = (planned.stdout + planned.stderr).strip().splitlines()[-1:]
                 print(f"{db}: plan failed: {' '.join(tail)[:300]}")
@@ -142,12 +132,12 @@ def main(argv: list[str]) -> None:
             review_file = CORPUS / db / "review.yaml"
             corrected = ""
             if review and review_file.exists():
-                reviewed = _cli("review", "--project", str(project), str(review_file))
+                reviewed = dbmigrate("review", "--project", str(project), str(review_file))
                 if reviewed.returncode != 0:
                     print(f"{db}: review failed: {reviewed.stdout[-300:]}{reviewed.stderr[-300:]}")
                     continue
                 corrected = " ".join(reviewed.stdout.split()).split(":")[1].split(".")[0]
-            ran = _cli("run", "--project", str(project), "--yes")
+            ran = dbmigrate("run", "--project", str(project), "--yes")
             run_ok += ran.returncode == 0
             report_path = project / "report.json"
             tables = json.loads(report_path.read_text())["tables"] if report_path.exists() else []

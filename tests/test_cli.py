@@ -1,24 +1,13 @@
 """`dbmigrate plan` and `run` as a user calls them, on schemas the project has never seen."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.accuracy import install
 from bench.accuracy_cases import hr
 from tests import shop_fixture
-from tests.conftest import ROOT, execute, query
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migration_assets.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+from tests.conftest import dbmigrate as cli
+from tests.conftest import execute, query
 
 
 def test_plan_then_run_yes_on_an_unseen_schema(make_db, tmp_path: Path) -> None:

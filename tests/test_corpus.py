@@ -9,30 +9,18 @@ from the legacy data on natural keys (``checks.yaml``).
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import dbmigrate
 from tests.corpus_db import CORPUS, legacy_sql, load_dump, run_checks
 
 # Databases whose redesign needs what the product cannot do yet, with what is missing; strict,
 # so that one starting to pass fails here until it is moved to the passing list.
 GAPS: dict[str, str] = {}
 DATABASES = sorted(p.name for p in CORPUS.iterdir() if (p / "truth.yaml").exists())
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "migration_assets.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.mark.parametrize(
@@ -53,13 +41,13 @@ def test_public_database_migrates_in_one_run_with_every_check_passing(
     with psycopg.connect(tgt, autocommit=True) as conn:
         conn.execute((CORPUS / db / "target.sql").read_text())
     project = tmp_path / db
-    planned = _cli("plan", "--source", src, "--target", tgt, "--project", str(project))
+    planned = dbmigrate("plan", "--source", src, "--target", tgt, "--project", str(project))
     assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-3000:]
     review = CORPUS / db / "review.yaml"
     if review.exists():
-        reviewed = _cli("review", "--project", str(project), str(review))
+        reviewed = dbmigrate("review", "--project", str(project), str(review))
         assert reviewed.returncode == 0, reviewed.stdout[-3000:] + reviewed.stderr[-3000:]
-    ran = _cli("run", "--project", str(project), "--yes")
+    ran = dbmigrate("run", "--project", str(project), "--yes")
     report = json.loads((project / "report.json").read_text())
     failing = [
         f"{t['target']}.{c['name']}: {c['detail']}"
