@@ -831,6 +831,8 @@ class _Writer:
             ) as copy:
                 copy.write(pgcsv.write(m))
             conn.execute(self.map_insert)
+            if texts is not None:
+                self._refuse_collisions()
             if self.has_rejects:
                 conn.execute(
                     sql.SQL(
@@ -840,6 +842,25 @@ class _Writer:
                     ).format(sql.Identifier(self.bk)),
                     (self.mapping.target,),
                 )
+
+    def _refuse_collisions(self) -> None:
+        """Two natural keys with one 48-bit id (odds about n^2 / 2^49) would share a UUID and
+        a row: never silently. The batch is undone and the run says which keys met."""
+        clash = self.conn.execute(
+            sql.SQL(
+                "SELECT m.legacy_key, x.legacy_key FROM _dbm_map x "
+                "JOIN {}.migration_mappings m ON m.entity_type = %s AND m.legacy_id = x.legacy_id "
+                "WHERE m.legacy_key IS DISTINCT FROM x.legacy_key LIMIT 1"
+            ).format(sql.Identifier(self.bk)),
+            (self.mapping.target,),
+        ).fetchone()
+        if clash:
+            raise ExecutionError(
+                f"{self.mapping.target}: the legacy keys {clash[0]} and {clash[1]} hash to the "
+                "same 48-bit id, so they would share one UUID; nothing of this batch was "
+                "written. Map this table by another key (key_source), or report it: it is "
+                "rare enough to be worth knowing about"
+            )
 
     def reject(self, rows: pd.DataFrame) -> None:
         if rows.empty:

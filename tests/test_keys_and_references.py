@@ -247,3 +247,34 @@ def test_a_table_split_in_two_is_proposed_from_structure_and_loads(make_db, tmp_
         "SELECT m.surname, c.address, c.zipcode, c.telephone FROM contact_cards c "
         "JOIN members m ON m.id = c.member_id ORDER BY 1",
     ) == [("Jones", "2 Low Rd", 765, "555-2"), ("Smith", "1 High St", 4321, "555-1")]
+
+
+def test_two_natural_keys_sharing_an_id_are_refused_by_name(make_db, tmp_path: Path) -> None:
+    """48-bit ids can collide (rarely): the batch is undone and both keys are named, instead
+    of one row silently overwriting the other. The collision is staged by giving an
+    earlier mapping row another key with the same id."""
+    import dataclasses
+
+    from agents.errors import ExecutionError
+    from agents.execution import migrate_table, source_table
+    from agents.project import Project
+    from agents.workflow import load_run_inputs
+    from tests.conftest import execute
+
+    src, tgt, project = planned(make_db, tmp_path, "clash", CODES_LEGACY, CODES_TARGET)
+    inputs = load_run_inputs(Project.load(project), accept_proposals=True)
+    mapping = inputs.mappings["products"]
+    legacy, target = source_table(mapping, inputs.source), inputs.target.table("products")
+    migrate_table(src, tgt, mapping, legacy, target, inputs.settings)
+    execute(
+        tgt,
+        "UPDATE dbmigrate.migration_mappings SET legacy_key = 'SKU-9999' "
+        "WHERE legacy_key = 'SKU-0003'",
+    )
+    execute(src, "UPDATE product SET label = 'changed' WHERE sku = 'SKU-0003'")
+    before = query(tgt, "SELECT label FROM products ORDER BY label")
+    with pytest.raises(ExecutionError, match="SKU-9999 and SKU-0003 hash to the same"):
+        migrate_table(
+            src, tgt, mapping, legacy, target, dataclasses.replace(inputs.settings, run_id="r2")
+        )
+    assert query(tgt, "SELECT label FROM products ORDER BY label") == before
