@@ -123,8 +123,9 @@ def _user_tables(conn: Any, schemas: list[str] | None, managed: bool) -> list[tu
     return out
 
 
-def _all_sql_types(conn: Any) -> dict[tuple[str, str, str], str]:
-    """Every user column's type as PostgreSQL prints it, a domain by its base type."""
+def _all_sql_types(conn: Any) -> dict[tuple[str, str], dict[str, str]]:
+    """Every user column's type as PostgreSQL prints it, a domain by its base type, by
+    (schema, table): one catalog query for the whole database."""
     rows = conn.execute(
         "SELECT n.nspname, c.relname, a.attname, "
         "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
@@ -134,11 +135,10 @@ def _all_sql_types(conn: Any) -> dict[tuple[str, str, str], str]:
         "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
         "AND left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
     ).fetchall()
-    return {(str(s), str(t), str(c)): str(f) for s, t, c, f in rows}
-
-
-def _sql_types(types: dict[tuple[str, str, str], str], schema: str, table: str) -> dict[str, str]:
-    return {c: f for (s, t, c), f in types.items() if s == schema and t == table}
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for s, t, c, f in rows:
+        out.setdefault((str(s), str(t)), {})[str(c)] = str(f)
+    return out
 
 
 def _column_info(col: Any) -> ColumnInfo:
@@ -187,7 +187,7 @@ def introspect(
             def pname(table: str, in_schema: str | None = None, _s: str = s) -> str:
                 return project_name(in_schema or _s, table, schema)
 
-            types = _sql_types(raw_types, s, name)
+            types = raw_types.get((s, name), {})
             columns = [
                 _column_info(col).model_copy(update={"sql_type": types.get(col["name"])})
                 for col in insp.get_columns(name, schema=s)

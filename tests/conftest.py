@@ -6,6 +6,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,26 @@ def planned(make_db, tmp_path: Path, name: str, legacy_sql: str, target_sql: str
     out = dbmigrate("plan", "--source", src, "--target", tgt, "--project", str(project))
     assert out.returncode == 0, out.stdout + out.stderr
     return src, tgt, project
+
+
+def start_ui(project: Path, port: int, **popen: Any):
+    """`dbmigrate ui` on a project, as a user starts it (no inherited Dagster settings)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "migration_assets.cli",
+            "ui",
+            "--project",
+            str(project),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        **popen,
+    )

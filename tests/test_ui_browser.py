@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,7 +19,7 @@ from agents.project import Project
 from agents.workflow import apply_review, plan_project
 from demo.legacy_db import REVIEW_FILE, install_legacy, install_target
 from migration_assets.runner import run_project
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_ui
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -67,20 +66,9 @@ def test_materialize_from_the_ui_and_see_checks(ui_project: Path) -> None:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "migration_assets.cli",
-            "ui",
-            "--project",
-            str(ui_project),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
+    proc = start_ui(
+        ui_project,
+        port,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

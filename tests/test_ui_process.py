@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from agents.project import Project
 from agents.workflow import plan_project
 from demo.legacy_db import install_legacy, install_target
-from tests.conftest import ROOT
+from tests.conftest import start_ui
 
 
 def _descendants(pid: int) -> set[int]:
@@ -56,20 +55,9 @@ def test_ui_stops_every_process_it_started_and_exits_0(how: int, make_db, tmp_pa
     project = Project.create(tmp_path / "ui", source_dsn=src, target_dsn=tgt)
     plan_project(project)
     port = 31000 + os.getpid() % 1000 + how
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "migration_assets.cli",
-            "ui",
-            "--project",
-            str(project.root),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
+    proc = start_ui(
+        project.root,
+        port,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from agents import bookkeeping, pgcsv
@@ -174,12 +175,15 @@ def complete_references(
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _dbm_refs (child BIGINT, {cols})")
         conn.execute("TRUNCATE _dbm_refs")
         keep = ~np.isin(child, np.array(sorted(orphans), dtype=np.int64))
+        # Vectorised, as the engine writes its batches: -1 (no parent) becomes NULL.
+        body = pa.table(
+            {
+                "child": pa.array(child[keep]),
+                **{f"r{i}": pa.array(ref[keep], mask=ref[keep] < 0) for i, ref in enumerate(refs)},
+            }
+        )
         with conn.cursor().copy(sql.SQL("COPY _dbm_refs FROM STDIN WITH (FORMAT csv)")) as copy:
-            lines = io.StringIO()
-            for row in np.flatnonzero(keep).tolist():
-                parts = [str(child[row])] + ["" if ref[row] < 0 else str(ref[row]) for ref in refs]
-                lines.write(",".join(parts) + "\n")
-            copy.write(lines.getvalue())
+            copy.write(pgcsv.write(body))
         updated = 0
         for i, rule in enumerate(rules):
             col = sql.Identifier(rule.target)
