@@ -51,6 +51,7 @@ class ColumnScore:
     rule_kind: str | None = None
     rule_source: str | None = None
     flagged: bool = False
+    absent: int = 0  # of the wrong cells, those of legacy rows with no target row
     examples: list[str] = field(default_factory=list)  # a few "expected -> got"
 
     @property
@@ -313,6 +314,7 @@ def _score_table(
             s.cells += 1
             if want != have:
                 s.wrong += 1
+                s.absent += trow is None
                 if len(s.examples) < 3:
                     s.examples.append(f"{want!r} -> {have!r}")
     extra += sum(k not in all_keys for k in got)  # unsampled legacy rows are not extra
