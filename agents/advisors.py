@@ -39,14 +39,19 @@ class ColumnCandidate:
     name: str
     data_type: str
     samples: list[str]
+    score: float = 0.0  # the matchers' combined evidence, shown to the model
 
 
 @dataclass(frozen=True)
 class ColumnQuestion:
+    """Target columns the evidence left unsure, each with its own short list of candidates
+    (the best of the score matrix, never the whole schema): the model reranks, it does not
+    search."""
+
     source_table: str
     target_table: str
-    targets: list[tuple[str, str]]  # (name, type) still unmatched
-    candidates: list[ColumnCandidate]
+    targets: list[tuple[str, str]]  # (name, type)
+    options: dict[str, list[ColumnCandidate]]  # target -> its bounded candidates, best first
 
 
 @dataclass(frozen=True)
@@ -161,27 +166,31 @@ class LLMAdvisor:
         return out
 
     def match_columns(self, q: ColumnQuestion) -> dict[str, ColumnAnswer]:
-        if not q.targets or not q.candidates:
+        if not q.targets or not any(q.options.values()):
             return {}
         n = self.client.config.max_sample_values
+        blocks = []
+        for t, typ in q.targets:
+            lines = [
+                f"  - {c.name} ({c.data_type}, evidence {c.score:.2f}): {c.samples[:n]}"
+                for c in q.options.get(t, [])
+            ]
+            blocks.append(f"- {t} ({typ}); candidates:\n" + ("\n".join(lines) or "  (none)"))
         user = prompts.MATCH_COLUMNS_USER.format(
             target_table=q.target_table,
-            target_columns="\n".join(f"- {t} ({typ})" for t, typ in q.targets),
             source_table=q.source_table,
-            source_columns="\n".join(
-                f"- {c.name} ({c.data_type}): {c.samples[:n]}" for c in q.candidates
-            ),
+            target_columns="\n".join(blocks),
         )
         targets = {t for t, _ in q.targets}
-        sources = {c.name for c in q.candidates}
 
         def validate(reply: ColumnMatches) -> str | None:
             bad_t = sorted({i.target for i in reply.items} - targets)
-            bad_s = sorted({i.source for i in reply.items if i.source} - sources)
             if bad_t:
                 return f"target columns {bad_t} do not exist in {q.target_table}"
-            if bad_s:
-                return f"legacy columns {bad_s} do not exist in {q.source_table}"
+            for i in reply.items:
+                allowed = [c.name for c in q.options.get(i.target, [])]
+                if i.source and i.source not in allowed:
+                    return f"{i.source} is not a candidate for {i.target}; choose from {allowed}"
             return None
 
         reply = self.client.ask(

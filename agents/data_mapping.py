@@ -8,6 +8,7 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 :class:`Decision` for a human.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from agents.advisors import (
+    LLM_CONFIDENCE_CAP,
     CodeQuestion,
     ColumnCandidate,
     ColumnQuestion,
@@ -24,7 +26,9 @@ from agents.advisors import (
 )
 from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
+from agents.matching import calibration
 from agents.matching.assignment import assign
+from agents.matching.names import word_similarity
 from agents.models import (
     ColumnInfo,
     ColumnRule,
@@ -48,7 +52,6 @@ from agents.value_rules import (
     looks_numeric_text,
 )
 
-LOW_CONFIDENCE = 0.9  # below this a rule is listed for review
 MATCH_THRESHOLD = 0.6
 SAMPLE_VALUES = 1000
 
@@ -145,40 +148,61 @@ def _classify(
     )
 
 
-def _ask_advisor_for_columns(
+RERANK_CANDIDATES = 5  # per target column: the model reranks a short list, never the schema
+LLM_BONUS = 0.3  # the model's pick joins the matrix as one more matcher's vote
+
+
+def _rerank_with_advisor(
     ctx: "MappingContext",
     tgt: TableInfo,
     src: TableInfo,
-    missing: list[ColumnInfo],
-    used: set[str],
-) -> dict[str, tuple[str, float, float, str]]:
-    """Columns the name/type evidence could not place: let the advisor (LLM) propose."""
-    if not missing or isinstance(ctx.advisor, HeuristicAdvisor):
+    wanted: list[ColumnInfo],
+    offered: list["_Candidate"],
+    scores: list[list[float]],
+) -> dict[int, tuple[int, str]]:
+    """Rows the evidence left unsure (best below the review line, or a close runner-up): the
+    advisor (an LLM) reranks each row's best few type-compatible candidates. Its pick is
+    added to the score matrix, so the one global assignment still decides, one to one."""
+    if isinstance(ctx.advisor, HeuristicAdvisor):
         return {}
-    free = [c for c in src.columns if c.name not in used]
-    candidates = [
-        ColumnCandidate(
-            c.name,
-            c.data_type,
-            [v for v, _ in (src.profiles[c.name].top_values if c.name in src.profiles else [])],
-        )
-        for c in free
-    ]
+    line = calibration.review_threshold()
+    unsure: dict[int, list[int]] = {}
+    for i, row in enumerate(scores):
+        ranked = sorted((j for j, v in enumerate(row) if v > 0), key=lambda j: -row[j])
+        if not ranked:
+            continue
+        best = row[ranked[0]]
+        runner = row[ranked[1]] if len(ranked) > 1 else 0.0
+        if best < line or best - runner < 0.1:
+            unsure[i] = ranked[:RERANK_CANDIDATES]
+    if not unsure:
+        return {}
+
+    def candidate(j: int, score: float) -> ColumnCandidate:
+        cand = offered[j]
+        profile = cand.table.profiles.get(cand.column.name)
+        samples = [v for v, _ in profile.top_values] if profile else []
+        return ColumnCandidate(cand.label(), cand.column.data_type, samples, round(score, 3))
+
+    options = {wanted[i].name: [candidate(j, scores[i][j]) for j in js] for i, js in unsure.items()}
     answers = ctx.advisor.match_columns(
         ColumnQuestion(
             source_table=src.name,
             target_table=tgt.name,
-            targets=[(c.name, c.udt_name) for c in missing],
-            candidates=candidates,
+            targets=[(wanted[i].name, wanted[i].udt_name) for i in unsure],
+            options=options,
         )
     )
-    out = {}
-    for t, a in answers.items():
-        if a.source in used or _type_fit(src.column(a.source), tgt.column(t)) == 0.0:
+    picks: dict[int, tuple[int, str]] = {}
+    for i, js in unsure.items():
+        answer = answers.get(wanted[i].name)
+        if answer is None:
             continue
-        used.add(a.source)
-        out[t] = (a.source, a.confidence, a.confidence, a.rationale)
-    return out
+        for j in js:
+            if offered[j].label() == answer.source:
+                picks[i] = (j, answer.rationale)
+                scores[i][j] = min(1.0, max(scores[i][j], MATCH_THRESHOLD) + LLM_BONUS)
+    return picks
 
 
 def _generated_rule(
@@ -266,7 +290,8 @@ def _name_split_rules(
         if (
             scol.data_type != "text"
             or scol.name in used
-            or "name" not in canonical_words(scol.name)
+            or max((word_similarity(w, "name") for w in canonical_words(scol.name)), default=0)
+            < 0.85
         ):
             continue
         values = [
@@ -655,15 +680,17 @@ def propose_table(
         names.append(name_row)
     chosen: dict[str, tuple[str, float, float, str]] = {}
     folds: dict[str, _Candidate] = {}
+    evidence: dict[str, dict[str, float]] = {}
+    picked = _rerank_with_advisor(ctx, tgt, src, wanted, offered, scores)
     for i, j in assign(scores, threshold=MATCH_THRESHOLD).items():
         tname, cand = wanted[i].name, offered[j]
         what = cand.label()
-        chosen[tname] = (
-            cand.column.name,
-            scores[i][j],
-            names[i][j],
-            f"name similarity {names[i][j]:.2f} ({what} -> {tname})",
-        )
+        evidence[tname] = _evidence(scores, names, i, j, cand, tcol=wanted[i], src=src)
+        why = f"name similarity {names[i][j]:.2f} ({what} -> {tname})"
+        if picked.get(i, (None, ""))[0] == j:
+            evidence[tname]["llm"] = 1.0
+            why += f"; {picked[i][1]}"
+        chosen[tname] = (cand.column.name, scores[i][j], names[i][j], why)
         if cand.via:
             folds[tname] = cand
         else:
@@ -675,20 +702,24 @@ def propose_table(
                 chosen[tcol.name] = derived[0]
                 if derived[1] is not None:
                     folds[tcol.name] = derived[1]
-    chosen.update(
-        _ask_advisor_for_columns(ctx, tgt, src, [c for c in wanted if c.name not in chosen], used)
-    )
     _eliminate(src, wanted, chosen, used)
+    for tname, (_, score, name, _) in chosen.items():
+        # Not from the assignment: the enum's values, the advisor, or elimination chose it.
+        evidence.setdefault(tname, {"score": score, "name": name, "unassigned": 1.0})
     for tcol in wanted:
         if tcol.name in folds:
             fold = folds[tcol.name]
             sname, score, name, why = chosen[tcol.name]
-            rule, more = _rule_for(ctx, tgt, fold.table, tcol, fold.column, score, name, why)
+            rule, more = _rule_for(
+                ctx, tgt, fold.table, tcol, fold.column, score, name, why, evidence.get(tcol.name)
+            )
             rules.append(rule.model_copy(update={"via": fold.via}))
             decisions.extend(more)
         elif tcol.name in chosen:
             sname, score, name, why = chosen[tcol.name]
-            rule, more = _rule_for(ctx, tgt, src, tcol, src.column(sname), score, name, why)
+            rule, more = _rule_for(
+                ctx, tgt, src, tcol, src.column(sname), score, name, why, evidence.get(tcol.name)
+            )
             if rule.kind == "copy":
                 rule, lossy = _narrowing(ctx, tgt, src, tcol, src.column(sname), rule)
                 more = [*more, *lossy]
@@ -734,8 +765,57 @@ def _rule_for(
     score: float,
     name_sim: float,
     why: str,
+    evidence: Mapping[str, float] | None = None,
 ) -> tuple[ColumnRule, list[Decision]]:
-    conf = round(min(1.0, 0.5 + score / 2) if name_sim >= 0.95 else score, 3)
+    raw = min(1.0, 0.5 + score / 2) if name_sim >= 0.95 else score
+    ev = dict(evidence) if evidence else {"score": round(score, 4), "name": round(name_sim, 4)}
+    ev["fit"] = round(_type_fit(scol, tcol), 4)
+    ev["parse"] = float(scol.data_type != tcol.data_type and tcol.data_type in PARSEABLE_FROM_TEXT)
+    conf = calibration.confidence("column", ev, raw)
+    if ev.get("llm"):  # a model's claim is listed for review, not trusted blindly
+        conf = min(conf, LLM_CONFIDENCE_CAP)
+    rule, decisions = _rule_kind(ctx, tgt, src, tcol, scol, conf, why)
+    return rule.model_copy(update={"evidence": ev}), decisions
+
+
+def _evidence(
+    scores: list[list[float]],
+    names: list[list[float]],
+    i: int,
+    j: int,
+    cand: "_Candidate",
+    *,
+    tcol: ColumnInfo,
+    src: TableInfo,
+) -> dict[str, float]:
+    """What the calibration reads about one assigned pair: its scores, and how clearly it won
+    (the margin over this target's next candidate, and over this candidate's next target)."""
+    row = scores[i]
+    col = [r[j] for r in scores]
+    score = row[j]
+    other_c = max((v for k, v in enumerate(row) if k != j), default=0.0)
+    other_t = max((v for k, v in enumerate(col) if k != i), default=0.0)
+    return {
+        "score": round(score, 4),
+        "name": round(names[i][j], 4),
+        "margin": round(score - other_c, 4),
+        "rival": round(score - other_t, 4),
+        "hops": float(len(cand.via)),
+        "candidates": float(sum(1 for v in row if v > 0)),
+        "nullable": float(tcol.nullable),
+    }
+
+
+def _rule_kind(
+    ctx: MappingContext,
+    tgt: TableInfo,
+    src: TableInfo,
+    tcol: ColumnInfo,
+    scol: ColumnInfo,
+    conf: float,
+    why: str,
+) -> tuple[ColumnRule, list[Decision]]:
+    """The rule's kind and its parsing, from the two columns' types and the legacy values."""
     t, s = tcol.data_type, scol.data_type
     if t == "enum" and tcol.enum_labels:
         return _enum_rule(ctx, tgt, src, tcol, scol, conf, why)
@@ -963,7 +1043,7 @@ def _enum_rule(
                     rationale=r.rationale,
                 )
             )
-        elif r.confidence < LOW_CONFIDENCE:
+        elif r.confidence < calibration.review_threshold():
             low.append(f"'{r.value}' -> {r.label} ({r.rationale})")
     mapped = sum(1 for r in results if r.label is not None)
     rationale = f"{why}; {mapped}/{len(results)} distinct values mapped by evidence"

@@ -7,9 +7,8 @@ connection facts shown are the redacted ones from ``project.yaml``.
 
 from datetime import UTC, datetime
 
+from agents.matching import calibration
 from agents.models import CheckOutcome, Decision, MigrationReport, TableMapping, TableReport
-
-LOW_CONFIDENCE = 0.9
 
 
 def build_report(tables: list[TableReport], decisions: list[Decision]) -> MigrationReport:
@@ -152,12 +151,13 @@ def render_markdown(
     for d in answered:
         lines.append(f"- ✔️ {d.question} You answered **{d.answer}**.")
     lines.append("")
-    low = [(m.target, r) for m in mappings for r in m.columns if r.confidence < LOW_CONFIDENCE]
+    line = calibration.review_threshold()
+    low = [(m.target, r) for m in mappings for r in m.columns if r.confidence < line]
     if low:
         lines += [
             "## Rules worth a second look",
             "",
-            "The agents applied these with less than 90% confidence:",
+            f"The agents applied these with less than {line:.0%} confidence:",
             "",
         ]
         for target, rule in low:

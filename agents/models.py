@@ -193,6 +193,11 @@ class ColumnRule(Model):
     code: str | None = Field(default=None, description="code: Python defining transform(df)")
     confidence: float = Field(default=1.0, description="0..1, how sure the agent is")
     rationale: str = Field(default="", description="Evidence behind the rule")
+    evidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="The scores behind the confidence (name, type fit, margin over the next "
+        "candidate, ...): what agents.matching.calibration turns into a probability",
+    )
     via: list[Hop] = Field(
         default_factory=list,
         description="A lookup fold: the value is the source column of the last table reached "
@@ -344,6 +349,10 @@ class TablePlan(Model):
     )
     confidence: float = Field(default=0.0, description="Pairing confidence")
     rationale: str = Field(default="", description="Pairing evidence")
+    evidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="The scores behind the pairing's confidence (see agents.matching.calibration)",
+    )
 
 
 class MigrationPlan(Model):
@@ -351,6 +360,11 @@ class MigrationPlan(Model):
     tables: list[TablePlan] = Field(description="Per target table")
     unmapped_sources: list[str] = Field(default_factory=list, description="Sources nobody uses")
     warnings: list[str] = Field(default_factory=list, description="Things a human should read")
+    review_threshold: float = Field(
+        default=0.9,
+        description="Rules and pairings below this confidence are listed for review; set from "
+        "the benchmark so that every wrong proposal there fell below it",
+    )
 
 
 # --------------------------------------------------------------------------- validation

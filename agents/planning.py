@@ -9,6 +9,8 @@ the parents whose UUIDs it must resolve.
 import networkx as nx
 
 from agents.errors import PlanningError
+from agents.matching import calibration
+from agents.matching.assignment import assign
 from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
@@ -41,32 +43,52 @@ def pair_score(target: TableInfo, source: TableInfo) -> tuple[float, str]:
     return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"
 
 
-def pair_tables(
-    source: DatabaseSchema, target: DatabaseSchema
-) -> dict[str, tuple[str | None, float, str]]:
-    """Best source per target table; a source may feed several targets (a table split)."""
-    pairs: dict[str, tuple[str | None, float, str]] = {}
-    for t in target.tables:
-        scored = sorted(
-            ((*pair_score(t, s), s.name) for s in source.tables), key=lambda x: (-x[0], x[2])
-        )
-        if not scored or scored[0][0] < PAIRING_THRESHOLD:
-            note = f"best candidate {scored[0][2]} ({scored[0][1]})" if scored else "no tables"
-            pairs[t.name] = (None, scored[0][0] if scored else 0.0, note)
+Pairs = dict[str, tuple[str | None, float, str, dict[str, float]]]  # source, conf, why, evidence
+
+
+def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
+    """Best source per target table, chosen globally: one score matrix, one one-to-one
+    assignment with a "no match" option (a legacy table feeding two targets is a split,
+    proposed from structure afterwards). The confidence is calibrated from the pair's evidence:
+    its score, and its margin over the next candidate on either side."""
+    scored = [[pair_score(t, s) for s in source.tables] for t in target.tables]
+    matrix = [[score for score, _ in row] for row in scored]
+    chosen = assign(matrix, threshold=PAIRING_THRESHOLD)
+    pairs: Pairs = {}
+    for i, t in enumerate(target.tables):
+        row = matrix[i]
+        if i not in chosen:
+            best = max(range(len(row)), key=row.__getitem__) if row else None
+            note = (
+                f"best candidate {source.tables[best].name} ({scored[i][best][1]})"
+                if best is not None
+                else "no tables"
+            )
+            pairs[t.name] = (None, row[best] if best is not None else 0.0, note, {})
             continue
-        best_score, why, name = scored[0]
-        if len(scored) > 1 and scored[1][0] > best_score - 0.05:
-            why += f"; runner-up {scored[1][2]} scored {scored[1][0]:.2f}"
-            best_score = min(best_score, 0.6)
-        pairs[t.name] = (name, round(best_score, 3), why)
+        j = chosen[i]
+        score, why = scored[i][j]
+        other_s = max((v for k, v in enumerate(row) if k != j), default=0.0)
+        other_t = max((r[j] for k, r in enumerate(matrix) if k != i), default=0.0)
+        if other_s > score - 0.05:
+            runner = max((k for k in range(len(row)) if k != j), key=row.__getitem__)
+            why += f"; runner-up {source.tables[runner].name} scored {other_s:.2f}"
+        evidence = {
+            "score": score,
+            "margin": score - other_s,
+            "rival": score - other_t,
+            "name": name_similarity(bare(t.name), bare(source.tables[j].name), is_table=True),
+        }
+        conf = calibration.confidence("table", evidence, min(score, 0.6 + score - other_s))
+        pairs[t.name] = (source.tables[j].name, conf, why, evidence)
     return _splits(source, target, pairs)
 
 
 def _splits(
     source: DatabaseSchema,
     target: DatabaseSchema,
-    pairs: dict[str, tuple[str | None, float, str]],
-) -> dict[str, tuple[str | None, float, str]]:
+    pairs: Pairs,
+) -> Pairs:
     """Structural evidence for a split: a target no legacy table feeds by name, that
     references a target fed by legacy S, and whose columns S covers, is the part of S the
     redesign moved out (member addresses out of members). Proposed below the review line."""
@@ -76,7 +98,7 @@ def _splits(
             continue
         best: tuple[float, str, str] | None = None
         for fk in t.foreign_keys:
-            parent_source = out.get(fk.ref_table, (None, 0.0, ""))[0]
+            parent_source = out[fk.ref_table][0] if fk.ref_table in out else None
             if parent_source is None or not source.has_table(parent_source):
                 continue
             coverage = column_coverage(t, source.table(parent_source))
@@ -89,6 +111,7 @@ def _splits(
                 round(min(0.6, coverage), 3),
                 f"split from {legacy}: {t.name} references {parent}, which {legacy} feeds, and "
                 f"{legacy} covers {coverage:.0%} of its columns",
+                {"split": 1.0, "coverage": coverage},
             )
     return out
 
@@ -153,7 +176,7 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
     warnings = []
     for name in order:
         t = target.table(name)
-        src, conf, why = pairs[name]
+        src, conf, why, evidence = pairs[name]
         deps = sorted(
             {
                 fk.ref_table
@@ -174,6 +197,7 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
                 batch_size=batch_size_for(src_info) if src_info else 50_000,
                 confidence=conf,
                 rationale=why,
+                evidence={k: round(v, 4) for k, v in evidence.items()},
             )
         )
         if src is None:
@@ -186,4 +210,10 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
     warnings.extend(
         f"legacy table {s} is not migrated anywhere; check that this is intended" for s in unmapped
     )
-    return MigrationPlan(order=order, tables=tables, unmapped_sources=unmapped, warnings=warnings)
+    return MigrationPlan(
+        order=order,
+        tables=tables,
+        unmapped_sources=unmapped,
+        warnings=warnings,
+        review_threshold=calibration.review_threshold(),
+    )

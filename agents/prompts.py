@@ -22,19 +22,18 @@ Reply as {{"items": [{{"value": ..., "label": ... or null, "confidence": 0..1,
 "rationale": "..."}}]}} covering every value exactly once."""
 
 MATCH_COLUMNS_SYSTEM = """\
-You match columns of a redesigned table to columns of a legacy table. Legacy names are often
-abbreviated (cust_nm, email_addr, created_ts). Only use column names that appear in the lists you
-are given. If nothing fits, answer null. Reply with JSON only."""
+You rerank candidate legacy columns for columns of a redesigned table. Each target column comes
+with a short list of candidates the matchers found, with their evidence score and sample values;
+legacy names are often abbreviated (cust_nm, email_addr, created_ts). Choose one candidate from
+that column's own list, or null if none fits. Reply with JSON only."""
 
 MATCH_COLUMNS_USER = """\
-Target table {target_table}; columns still unmatched:
+Target table {target_table}, fed by legacy table {source_table}.
+Target columns to settle, each with its candidates (name, type, evidence, sample values):
 {target_columns}
 
-Legacy table {source_table}; columns with type and sample values:
-{source_columns}
-
 Reply as {{"items": [{{"target": ..., "source": ... or null, "confidence": 0..1,
-"rationale": "..."}}]}} with one item per unmatched target column."""
+"rationale": "..."}}]}} with one item per target column listed."""
 
 WRITE_CODE_SYSTEM = """\
 You write small, pure pandas transforms for a database migration. The code must define

@@ -69,9 +69,17 @@ def print_plan(result: PlanResult) -> None:
     console.print(table)
     for w in result.plan.warnings:
         console.print(f"[yellow]![/] {w}")
-    low = [(m.target, r) for m in result.mappings for r in m.columns if r.confidence < 0.9]
+    line = result.plan.review_threshold
+    shaky = [tp for tp in result.plan.tables if tp.source and tp.confidence < line]
+    if shaky:
+        console.print(f"\n[bold]Pairings below {line:.0%} confidence[/] (check plan.yaml):")
+        for tp in shaky:
+            console.print(f"  {tp.target} ← {tp.source} ({tp.confidence:.0%}): {tp.rationale}")
+    low = [(m.target, r) for m in result.mappings for r in m.columns if r.confidence < line]
     if low:
-        console.print("\n[bold]Rules below 90% confidence[/] (review them in mappings/*.yaml):")
+        console.print(
+            f"\n[bold]Rules below {line:.0%} confidence[/] (review them in mappings/*.yaml):"
+        )
         for t, r in low:
             origin = r.source or ("a fixed value" if r.value is not None else "nothing (empty)")
             console.print(f"  {t}.{r.target} ← {origin} ({r.kind}, {r.confidence:.0%})")

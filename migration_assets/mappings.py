@@ -4,6 +4,7 @@ live schemas. Materializing fails, with the file and the question, while a decis
 import dagster as dg
 
 from agents.errors import MigrationError
+from agents.matching import calibration
 from agents.models import ColumnRule, TableMapping
 from migration_assets.keys import legacy_key, mapping_key
 from resources.project import MigrationProject
@@ -61,7 +62,8 @@ def build_mapping_asset(target: str, sources: list[str]) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc)) from exc
         mapping = inputs.mappings[target]
         reviewed = inputs.reviewed[target]
-        low = [r for r in mapping.columns if r.confidence < 0.9]
+        line = calibration.review_threshold()
+        low = [r for r in mapping.columns if r.confidence < line]
         return dg.MaterializeResult(
             metadata={
                 "rules": dg.MetadataValue.md(rules_markdown(mapping)),

@@ -87,6 +87,8 @@ def test_hallucinated_label_is_rejected_and_asked_again(demo_dbs, tmp_path: Path
     calls = {"n": 0}
 
     def responder(req: dict[str, Any]) -> tuple[int, str]:
+        if "enum labels" not in user_prompt(req):
+            return 200, json.dumps({"items": []})  # column reranking: nothing to change
         calls["n"] += 1
         if calls["n"] == 1:
             return 200, json.dumps(
@@ -101,8 +103,9 @@ def test_hallucinated_label_is_rejected_and_asked_again(demo_dbs, tmp_path: Path
 
     with FakeLLM(responder) as llm:
         _, (result, advisor) = _plan(tmp_path, *demo_dbs, llm)
-    assert "rejected" in llm.requests[1]["messages"][-1]["content"]
-    assert "boss" in llm.requests[1]["messages"][-1]["content"]
+    labels = [r for r in llm.requests if "enum labels" in user_prompt(r)]
+    assert "rejected" in labels[1]["messages"][-1]["content"]
+    assert "boss" in labels[1]["messages"][-1]["content"]
     _, rule = _roles(result)
     assert "boss" not in rule.value_map.values()
     assert rule.value_map["Supervisor"] == "master"

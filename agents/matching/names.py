@@ -1,0 +1,225 @@
+"""Name evidence: how likely two identifiers name the same thing.
+
+An identifier is split into words (case styles, separators, run-together words), each word
+reduced to its dictionary form. Two names are then compared word by word under general
+models, none of which lists a pair seen in one schema:
+
+- the same word (after base forms: ``hired`` / ``hire``);
+- an abbreviation: a prefix (``cust`` / ``customer``), or the word's letters in order keeping
+  its first letter (``qty`` / ``quantity``, ``nm`` / ``name``), scored by how much of the
+  word's consonant skeleton it keeps; plus the few conventional ones no letter model derives
+  (``vocabulary/abbreviations.tsv``);
+- synonyms sharing a frequent WordNet sense (``client`` / ``customer``);
+- words that only say what kind of value a column holds (``_at`` / ``_on`` / ``_ts``), which
+  meet each other (``vocabulary/naming-conventions.tsv``); flag words (``is_``, ``_flg``)
+  carry no identity and are dropped when other words remain;
+- near spellings (``colour`` / ``color``).
+
+The word pairs are aligned one to one (the best total), and the name score is the aligned
+share of the longer name, or, when one name's words are all found in the other, a slightly
+discounted share of the shorter (``email_addr`` / ``email``).
+
+>>> name_similarity("cust_nm", "customer_name") >= 0.85
+True
+>>> name_similarity("email_addr", "unit_price") < 0.5
+True
+"""
+
+import re
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import fuzz
+from scipy.optimize import linear_sum_assignment
+
+from agents.matching.lexicon import (
+    base_form,
+    conventional_abbreviations,
+    is_word,
+    naming_conventions,
+    segment,
+    synonyms,
+)
+
+VOWELS = frozenset("aeiou")
+CONTAINED = 0.9  # a name whose words all appear in the other: same thing, more or less said
+SAME_KIND = 0.9  # created_at / created_on: both say "a point in time"
+SYNONYM = 0.85
+GLUED = 0.95  # a reading that cuts a token in two is a guess the other name must support
+
+
+def split_words(name: str) -> list[str]:
+    """Split any case style into lower-case words: ``CustNm`` / ``cust_nm`` / ``cust-nm``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    spaced = re.sub(r"([A-Za-z])([0-9])", r"\1 \2", spaced)  # addr1 -> addr 1
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def _kind(word: str) -> str | None:
+    found = naming_conventions().get(word)
+    return found[0] if found else None
+
+
+@lru_cache(maxsize=65536)
+def words(name: str, *, is_table: bool = False) -> tuple[str, ...]:
+    """An identifier as dictionary-form words: ``tbl_CustomerAddresses`` -> customer address."""
+    raw = split_words(name)
+    if is_table and len(raw) > 1 and _kind(raw[0]) == "table":
+        raw = raw[1:]  # tbl_customer: the prefix says "a table", not which
+    out: list[str] = []
+    abbreviations = conventional_abbreviations()
+    for token in raw:
+        for part in segment(token):
+            out.extend(abbreviations.get(part, (base_form(part),)))
+    meaningful = [w for w in out if _kind(w) != "flag"]
+    return tuple(meaningful or out)
+
+
+def _split_readings(ws: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every way to cut one unexplained token in two (``custid`` -> cust id, cu stid, ...)."""
+    out = []
+    for k, token in enumerate(ws):
+        if 4 <= len(token) <= 14 and token.isalpha() and not is_word(token):
+            for i in range(1, len(token)):
+                head, tail = token[:i], token[i:]
+                if len(tail) >= 2:
+                    out.append((*ws[:k], head, base_form(tail), *ws[k + 1 :]))
+    return out
+
+
+def _merge_initials(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[str, ...]:
+    """``ytd`` in one name, ``year to date`` in the other: the phrase becomes its initials."""
+    for short in wa:
+        if 2 <= len(short) <= 4 and not is_word(short):
+            n = len(short)
+            for k in range(len(wb) - n + 1):
+                if "".join(w[0] for w in wb[k : k + n]) == short:
+                    return (*wb[:k], short, *wb[k + n :])
+    return wb
+
+
+def _skeleton(word: str) -> str:
+    """First letter, then the consonants, doubled letters once: quantity -> qnty."""
+    out = word[0]
+    for ch in word[1:]:
+        if ch not in VOWELS and ch != out[-1]:
+            out += ch
+    return out
+
+
+def _in_order(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def abbreviation_score(short: str, long: str) -> float:
+    """How well ``short`` reads as an abbreviation of ``long`` (0 when it cannot be one)."""
+    if len(short) == 1 and len(long) >= 3 and short == long[0] and short.isalpha():
+        return 0.65  # an initial: f(irst) name
+    if len(short) < 2 or len(long) <= len(short) or short[0] != long[0]:
+        return 0.0
+    if not (short.isalpha() and long.isalpha()):
+        return 0.0
+    if len(short) >= 3 and long.startswith(short):
+        return 0.9
+    if not _in_order(short, long):
+        return 0.0
+    kept = sum(1 for ch in dict.fromkeys(_skeleton(short)) if ch in _skeleton(long))
+    return 0.65 + 0.3 * min(1.0, kept / len(_skeleton(long)))
+
+
+@lru_cache(maxsize=262144)
+def word_similarity(a: str, b: str) -> float:
+    """0..1: how likely two words of identifiers mean the same."""
+    if a == b:
+        return 1.0
+    ka, kb = _kind(a), _kind(b)
+    if ka is not None and ka == kb:
+        return SAME_KIND
+    if b in synonyms(a) or a in synonyms(b):
+        return SYNONYM
+    short, long = sorted((a, b), key=len)
+    score = abbreviation_score(short, long)
+    if len(short) >= 4:
+        ratio = fuzz.ratio(a, b) / 100.0
+        if ratio >= 0.8:
+            score = max(score, 0.9 * ratio)
+    return score
+
+
+def _aligned(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[float, int]:
+    """Best one-to-one word alignment: its total score and how many pairs scored."""
+    matrix = np.array([[word_similarity(x, y) for y in wb] for x in wa])
+    rows, cols = linear_sum_assignment(matrix, maximize=True)
+    picked = matrix[rows, cols]
+    return float(picked.sum()), int((picked >= 0.6).sum())
+
+
+@lru_cache(maxsize=262144)
+def name_similarity(a: str, b: str, *, is_table: bool = False) -> float:
+    """0..1 similarity of two identifiers (see the module's models)."""
+    wa, wb = words(a, is_table=is_table), words(b, is_table=is_table)
+    best = _similarity(wa, wb)
+    if best < 0.8:
+        # A token no dictionary explains may be two glued (custid, pubdate): try each split of
+        # one such token, at a small discount, and keep the reading the other name supports.
+        for side, other, flip in ((wa, wb, False), (wb, wa, True)):
+            for variant in _split_readings(side):
+                pair = (other, variant) if flip else (variant, other)
+                best = max(best, GLUED * _similarity(*pair))
+    return round(best, 4)
+
+
+def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
+    if not wa or not wb:
+        return 0.0
+    if wa == wb or "".join(wa) == "".join(wb):
+        return 1.0
+    if "".join(wb) in synonyms("".join(wa)) or "".join(wa) in synonyms("".join(wb)):
+        return SYNONYM  # last_name / surname: WordNet's lemma is the phrase run together
+    wb = _merge_initials(wa, wb)
+    wa = _merge_initials(wb, wa)
+    total, matched = _aligned(wa, wb)
+    score = total / max(len(wa), len(wb))
+    if matched == min(len(wa), len(wb)):
+        score = max(score, CONTAINED * total / min(len(wa), len(wb)))
+    compact = fuzz.ratio("".join(wa), "".join(wb)) / 100.0
+    if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
+        score = max(score, 0.9 * compact)
+    return round(min(score, 0.99), 4)
+
+
+def strip_table_words(column: str, table: str) -> str:
+    """``bracket_nm`` in table ``brackets`` is just ``nm``, and ``au_fname`` in ``authors`` is
+    ``fname``: columns often repeat their table, in full or abbreviated."""
+    table_words = words(table, is_table=True)
+    raw = split_words(column)
+    kept = [
+        w
+        for w in raw
+        if not any(
+            x == t
+            or (len(x) >= 2 and t.startswith(x))
+            or (len(x) >= 3 and _kind(x) is None and abbreviation_score(x, t) > 0)
+            for x in words(w)
+            for t in table_words
+        )
+    ]
+    return "_".join(kept) if kept and len(kept) < len(raw) else column
+
+
+def stem_matches(word: str, label: str) -> bool:
+    """True when ``word`` and ``label`` share a stem: designing/design, remotely/remote."""
+    word, label = word.lower(), label.lower()
+    if word == label:
+        return True
+    n = min(len(word), len(label))
+    if n < 4:
+        return False
+    common = 0
+    for x, y in zip(word, label, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= max(4, min(len(word), len(label)) - 3)
