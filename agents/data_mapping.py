@@ -601,6 +601,21 @@ def propose_table(
             ref_kind = key_kind_of(parent, legacy_key_of(parent) or cols)
             if ref_kind == "integer":
                 used.update(cols)
+            ref_col = ctx.target.table(fk.ref_table).column(fk.ref_columns[0])
+            if ref_col.data_type != "uuid" and len(cols) == 1:
+                # The parent keeps its legacy key as it was: the reference is its value, copied
+                # (the target's own constraint checks it; a dangling one is refused and rejected).
+                rules.append(
+                    ColumnRule(
+                        target=tcol_name,
+                        kind="copy",
+                        source=cols[0],
+                        confidence=conf,
+                        rationale=f"{src.name}.{cols[0]} -> {parent_source}: {why}; "
+                        f"{fk.ref_table} keeps the legacy key, so the value is copied",
+                    )
+                )
+                continue
             rules.append(
                 ColumnRule(
                     target=tcol_name,

@@ -311,8 +311,12 @@ class TableMapping(Model):
 
     @property
     def uuid_target(self) -> str | None:
-        """The single target key column the legacy key's UUID goes to, if there is one."""
-        return self.key_target if isinstance(self.key_target, str) else None
+        """The single target key column the legacy key's UUID goes to, if there is one (a
+        key the redesign keeps as it was is copied, and has no UUID to record)."""
+        if not isinstance(self.key_target, str):
+            return None
+        kept = any(r.target == self.key_target and r.kind != "uuid_key" for r in self.columns)
+        return None if kept else self.key_target
 
     @property
     def integer_key(self) -> str | None:

@@ -15,6 +15,7 @@ from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
 PAIRING_THRESHOLD = 0.45
+SPLIT_COST = 0.15  # a second target fed by one legacy table must beat the other sources by this
 TARGET_BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -53,7 +54,12 @@ def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
     its score, and its margin over the next candidate on either side."""
     scored = [[pair_score(t, s) for s in source.tables] for t in target.tables]
     matrix = [[score for score, _ in row] for row in scored]
-    chosen = assign(matrix, threshold=PAIRING_THRESHOLD)
+    # A legacy table may feed several targets (a split), each one after the first at a cost:
+    # sources repeated, every copy past the first a little dearer.
+    n = len(source.tables)
+    copies = max(1, len(target.tables))
+    wide = [[v - (SPLIT_COST if k else 0.0) for k in range(copies) for v in row] for row in matrix]
+    chosen = {i: c % n for i, c in assign(wide, threshold=PAIRING_THRESHOLD).items()} if n else {}
     pairs: Pairs = {}
     for i, t in enumerate(target.tables):
         row = matrix[i]
