@@ -108,7 +108,12 @@ class LLMAdvisor:
 
     def classify(self, q: ValueQuestion) -> list[Classification]:
         base = self.fallback.classify(q)
-        unsettled = [c.value for c in base if c.label is None or c.confidence < SETTLED]
+        # The least certain first: a bounded prompt asks about the values that need it most.
+        shaky = sorted(
+            (c for c in base if c.label is None or c.confidence < SETTLED),
+            key=lambda c: (c.label is not None, c.confidence),
+        )
+        unsettled = [c.value for c in shaky]
         if not unsettled:
             return base
         n = self.client.config.max_sample_values

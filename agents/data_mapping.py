@@ -591,7 +591,15 @@ def propose_table(
         fk_cols.add(tcol_name)
         parent_source = pairs.get(fk.ref_table)
         found = _fk_source_column(src, parent_source, referencing) if parent_source else None
-        if found is None and parent_source == src.name and legacy_key:
+        one_to_one = [tcol_name] == list(tgt.primary_key) or [tcol_name] in tgt.unique
+        if (
+            parent_source == src.name
+            and legacy_key
+            and fk.ref_table != tgt.name
+            and (found is None or one_to_one)
+        ):
+            # A part split off the same legacy row: a unique reference to that part's parent
+            # is the row's own key, not a self-reference of the legacy table (which repeats).
             # A split: the part references the row it was split from, by that row's own key.
             found = (list(legacy_key), 0.9, "split from the same legacy row (its own key)")
         if found and parent_source:
@@ -758,6 +766,25 @@ def propose_table(
                     rationale="no column name or type matched well enough",
                 )
             )
+        elif tcol.nullable:
+            near = _near_misses(scores[wanted.index(tcol)], offered, taken=chosen)
+            if near:
+                # Left empty is a proposal too: when a legacy column came close, say so rather
+                # than leave a renamed column NULL without a word.
+                decisions.append(
+                    Decision(
+                        id=f"{tgt.name}.{tcol.name}.source",
+                        about="source",
+                        column=tcol.name,
+                        question=(
+                            f"No legacy column of {src.name} clearly feeds {tgt.name}."
+                            f"{tcol.name}, so it stays empty. The closest: "
+                            f"{', '.join(near)}. Name one, or leave it empty."
+                        ),
+                        options=near,
+                        rationale="a candidate came close to the matching threshold",
+                    )
+                )
     return TableMapping(
         target=tgt.name,
         source=src.name,
@@ -769,6 +796,24 @@ def propose_table(
         confidence=confidence,
         rationale=rationale,
     )
+
+
+PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question
+
+
+def _near_misses(
+    row: list[float],
+    offered: list["_Candidate"],
+    *,
+    taken: dict[str, tuple[str, float, float, str]],
+) -> list[str]:
+    """The best few candidates of an unmatched column that came close to the threshold."""
+    used = {c[0] for c in taken.values()}
+    ranked = sorted(
+        (j for j, v in enumerate(row) if v >= PLAUSIBLE and offered[j].column.name not in used),
+        key=lambda j: -row[j],
+    )
+    return [offered[j].label() for j in ranked[:3]]
 
 
 def _rule_for(

@@ -122,6 +122,15 @@ def score_mappings(db: str, project: Path) -> tuple[int, int, int, int, list[str
     return right, total, vright, vtotal, wrong
 
 
+def _rules_of(project: Path, target: str) -> dict[str, dict[str, object]]:
+    """The proposed rules of one target table, by target column (for their evidence)."""
+    path = project / "mappings" / f"{target}.yaml"
+    if not path.exists():
+        return {}
+    mapping = yaml.safe_load(path.read_text()) or {}
+    return {r["target"]: r for r in mapping.get("columns", [])}
+
+
 def record_case(
     case: str, tables: list[TableTruth], scores: list[cells.TableScore], project: Path
 ) -> None:
@@ -131,6 +140,10 @@ def record_case(
     share = (n - wrong) / n if n else 0.0
     CASES.append((case, share, silent))
     by_col = {(t.target, c.target): c for t in tables for c in t.columns}
+    by_table = {t.target: t for t in tables}
+    plan_path = project / "plan.yaml"
+    plan = yaml.safe_load(plan_path.read_text()) if plan_path.exists() else {"tables": []}
+    pairing = {p["target"]: p for p in plan.get("tables", [])}
     sampled = [f"{t.table} ({t.scored_rows} of {t.legacy_rows})" for t in scores if t.sampled]
     print(
         f"{case}: cells right {share:.1%} ({n - wrong}/{n}), silent wrong cells {silent}"
@@ -145,6 +158,9 @@ def record_case(
                 f"    ! {t.table}: {t.missing_rows} legacy rows without a target row, "
                 f"{t.extra_rows} target rows without a legacy row"
             )
+        rules = _rules_of(project, t.table)
+        paired = pairing.get(t.table, {})
+        truth_source = by_table[t.table].source if t.table in by_table else None
         for c in t.columns:
             truth = by_col.get((t.table, c.column))
             kind = truth.kind if truth else c.kind
@@ -168,6 +184,11 @@ def record_case(
                     "cells": c.cells,
                     "cells_wrong": c.wrong,
                     "cells_wrong_absent_row": c.absent,
+                    "evidence": (rules.get(c.column) or {}).get("evidence") or {},
+                    "table_source": paired.get("source"),
+                    "table_truth_source": truth_source,
+                    "table_confidence": paired.get("confidence"),
+                    "table_evidence": paired.get("evidence") or {},
                 }
             )
             if c.wrong:

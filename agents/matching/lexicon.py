@@ -25,10 +25,12 @@ import wordsegment
 VOCABULARY = Path(__file__).with_name("vocabulary")
 WORDNET_DIRS = ("/usr/share/wordnet",)
 SENSES = 3  # senses per word considered for synonymy: WordNet lists the frequent ones first
+ANCESTRY = 3  # hypernym levels kept: address -> geographic point -> point -> location
+MIN_DEPTH = 4  # hypernyms nearer the root than this (entity, object, whole) say nothing
 log = logging.getLogger(__name__)
 
 
-LEXICON_VERSION = 3  # bump when what _build extracts changes: old caches are rebuilt
+LEXICON_VERSION = 5  # bump when what _build extracts changes: old caches are rebuilt
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Lexicon:
     synonyms: dict[str, list[str]]
     rules: dict[str, list[tuple[str, str]]]  # pos -> WordNet's detachment rules (ending, base)
     plurals: dict[str, str]  # plural lemma -> singular lemma (people -> person), from inflect
+    senses: dict[str, list[int]]  # noun lemma -> its frequent senses (synset offsets)
+    ancestors: dict[str, list[int]]  # ... and hypernyms up to ANCESTRY levels, none too generic
 
 
 def _wordnet_dir() -> Path | None:
@@ -119,8 +123,27 @@ def _build(source: Path) -> Lexicon:
         if found:
             synonyms[lemma] = sorted(found)
     rules = {p: list(wn.MORPHOLOGICAL_SUBSTITUTIONS[p]) for p in ("n", "v", "a")}
+    senses: dict[str, list[int]] = {}
+    ancestors: dict[str, list[int]] = {}
+    for lemma, parts in pos.items():
+        if "n" not in parts:
+            continue
+        own = wn.synsets(lemma, "n")[:SENSES]
+        senses[lemma] = [x.offset() for x in own]
+        up = {h for x in own for h in x.hypernyms() if h.min_depth() >= MIN_DEPTH}
+        seen, frontier = set(up), set(up)
+        for _ in range(ANCESTRY - 1):
+            frontier = {h for x in frontier for h in x.hypernyms() if h.min_depth() >= MIN_DEPTH}
+            seen |= frontier
+        ancestors[lemma] = sorted(h.offset() for h in seen)
     return Lexicon(
-        pos=pos, exceptions=exceptions, synonyms=synonyms, rules=rules, plurals=_plurals(pos)
+        pos=pos,
+        exceptions=exceptions,
+        synonyms=synonyms,
+        rules=rules,
+        plurals=_plurals(pos),
+        senses=senses,
+        ancestors=ancestors,
     )
 
 
@@ -215,6 +238,21 @@ def synonyms(word: str) -> frozenset[str]:
     if lex is None or len(word) < 3:
         return frozenset()
     return frozenset(lex.synonyms.get(word, ()))
+
+
+@lru_cache(maxsize=65536)
+def relatedness(a: str, b: str) -> float:
+    """How close two nouns are in WordNet's hierarchy, below synonymy: one a kind of the other
+    within a few levels (``region`` / ``area``, ``price`` / ``cost``) scores 0.6, else 0."""
+    lex = lexicon()
+    if lex is None or a == b:
+        return 0.0
+    sa, sb = set(lex.senses.get(a, ())), set(lex.senses.get(b, ()))
+    if not sa or not sb:
+        return 0.0
+    if sa & set(lex.ancestors.get(b, ())) or sb & set(lex.ancestors.get(a, ())):
+        return 0.6
+    return 0.0  # siblings (town, city) are kept out: so are country and city
 
 
 @lru_cache(maxsize=1)

@@ -37,6 +37,7 @@ from agents.matching.lexicon import (
     conventional_abbreviations,
     is_word,
     naming_conventions,
+    relatedness,
     segment,
     synonyms,
 )
@@ -139,6 +140,9 @@ def word_similarity(a: str, b: str) -> float:
         return SAME_KIND
     if b in synonyms(a) or a in synonyms(b):
         return SYNONYM
+    related = relatedness(a, b)
+    if related:
+        return related
     short, long = sorted((a, b), key=len)
     score = abbreviation_score(short, long)
     if len(short) >= 4:
@@ -149,11 +153,12 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def _aligned(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[float, int]:
-    """Best one-to-one word alignment: its total score and how many pairs scored."""
+    """Best one-to-one word alignment: its total score and how many pairs matched strongly
+    (only strong pairs make one name contained in the other)."""
     matrix = np.array([[word_similarity(x, y) for y in wb] for x in wa])
     rows, cols = linear_sum_assignment(matrix, maximize=True)
     picked = matrix[rows, cols]
-    return float(picked.sum()), int((picked >= 0.6).sum())
+    return float(picked.sum()), int((picked >= 0.8).sum())
 
 
 @lru_cache(maxsize=262144)

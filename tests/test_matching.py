@@ -1,0 +1,61 @@
+"""The matching functions, pure and data-driven: names, values, assignment, calibration."""
+
+import random
+
+import pytest
+
+from agents.matching import calibration
+from agents.matching.names import name_similarity, words
+from agents.matching.values import classify_values
+
+
+@pytest.mark.parametrize(
+    ("legacy", "redesign"),
+    [
+        ("custid", "customer_id"),  # glued, abbreviated
+        ("au_fname", "first_name"),  # an initial glued to a word, behind a table prefix
+        ("ytd_sales", "year_to_date_sales"),  # phrase initials
+        ("LastName", "surname"),  # WordNet: surname = last name
+        ("client_id", "customer_id"),  # WordNet synonym
+        ("orig_cty", "origin_city"),  # prefix + letters in order
+        ("addr1", "address_1"),  # digits apart
+        ("people", "person"),  # a plural WordNet keeps as a lemma
+    ],
+)
+def test_renamed_identifiers_score_as_the_same_name(legacy: str, redesign: str) -> None:
+    assert name_similarity(legacy, redesign) >= 0.8, (words(legacy), words(redesign))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("email_addr", "unit_price"), ("created_at", "updated_at"), ("city", "country_code")],
+)
+def test_different_names_stay_apart(a: str, b: str) -> None:
+    assert name_similarity(a, b) < 0.6
+
+
+def test_distinct_codes_take_distinct_labels_and_ties_are_asked() -> None:
+    values = ["MPEG audio file", "Protected AAC audio file", "AAC audio file", "Remote Design"]
+    labels = ["mpeg_audio", "protected_aac_audio", "aac_audio", "remote", "design"]
+    got = {c.value: c for c in classify_values(values, labels)}
+    assert got["Protected AAC audio file"].label == "protected_aac_audio"
+    assert got["AAC audio file"].label == "aac_audio"
+    assert got["MPEG audio file"].label == "mpeg_audio"
+    assert got["Remote Design"].label is None  # two labels, equal evidence: a question
+
+
+def test_a_label_differing_only_by_punctuation_beats_a_shorter_one() -> None:
+    [c] = classify_values(["Full-Time"], ["full", "full_time"])
+    assert c.label == "full_time" and c.confidence >= 0.9
+
+
+def test_calibration_is_monotone_and_puts_every_wrong_record_below_the_line() -> None:
+    rng = random.Random(7)
+    records = []
+    for _ in range(400):
+        score = rng.random()
+        records.append(({"score": score}, rng.random() < score))
+    model = calibration.fit("column", records, fitted_on="synthetic")
+    probs = [model.probability({"score": s / 10}) for s in range(11)]
+    assert probs == sorted(probs) and probs[0] < 0.3 < 0.7 < probs[-1]
+    assert all(model.probability(ev) < model.threshold for ev, ok in records if not ok)
