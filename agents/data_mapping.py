@@ -767,7 +767,21 @@ def propose_table(
                 )
             )
         elif tcol.nullable:
-            near = _near_misses(scores[wanted.index(tcol)], offered, taken=chosen)
+            near = (
+                _near_misses(scores[wanted.index(tcol)], offered, taken=chosen)
+                or [
+                    # No name came close, but a legacy column of a fitting type is carried nowhere:
+                    # a rename nothing recognised, or a column dropped; a reviewer says which.
+                    c.name
+                    for c in src.columns
+                    if c.name not in used
+                    and c.name not in {v[0] for v in chosen.values()}
+                    and c.name not in src.primary_key
+                    and _type_fit(c, tcol) >= 0.9
+                    and (p := src.profiles.get(c.name)) is not None
+                    and p.null_count < p.rows_sampled
+                ][:3]
+            )
             if near:
                 # Left empty is a proposal too: when a legacy column came close, say so rather
                 # than leave a renamed column NULL without a word.

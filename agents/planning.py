@@ -19,16 +19,31 @@ SPLIT_COST = 0.15  # a second target fed by one legacy table must beat the other
 TARGET_BATCH_BYTES = 16 * 1024 * 1024
 
 
-def column_coverage(target: TableInfo, source: TableInfo) -> float:
-    """Share of the target's data columns that have a plausible namesake in the source."""
+FOLD_WEIGHT = 0.5  # a column found only in a referenced table is half the evidence of its own
+
+
+def column_coverage(
+    target: TableInfo, source: TableInfo, schema: DatabaseSchema | None = None
+) -> float:
+    """Share of the target's data columns that have a plausible namesake in the source; one
+    found only in a table the source references (a lookup's label folded into the row:
+    artist_name) counts for less, or every child would cover its parent's columns."""
     wanted = [c for c in target.columns if c.name not in target.primary_key]
     if not wanted:
         return 0.0
-    covered = 0
+    folded: list[str] = []
+    if schema is not None:
+        for fk in source.foreign_keys:
+            if schema.has_table(fk.ref_table) and fk.ref_table != source.name:
+                parent = schema.table(fk.ref_table)
+                folded += [f"{bare(parent.name)}_{c.name}" for c in parent.columns]
+    covered = 0.0
     for col in wanted:
-        best = max((name_similarity(col.name, s.name) for s in source.columns), default=0.0)
-        if best >= 0.75:
+        own = max((name_similarity(col.name, s.name) for s in source.columns), default=0.0)
+        if own >= 0.75:
             covered += 1
+        elif max((name_similarity(col.name, n) for n in folded), default=0.0) >= 0.75:
+            covered += FOLD_WEIGHT
     return covered / len(wanted)
 
 
@@ -37,9 +52,11 @@ def bare(name: str) -> str:
     return name.partition(".")[2] if "." in name else name
 
 
-def pair_score(target: TableInfo, source: TableInfo) -> tuple[float, str]:
+def pair_score(
+    target: TableInfo, source: TableInfo, schema: DatabaseSchema | None = None
+) -> tuple[float, str]:
     name = name_similarity(bare(target.name), bare(source.name), is_table=True)
-    coverage = column_coverage(target, source)
+    coverage = column_coverage(target, source, schema)
     score = 0.5 * name + 0.5 * coverage
     return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"
 
@@ -52,7 +69,7 @@ def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
     assignment with a "no match" option (a legacy table feeding two targets is a split,
     proposed from structure afterwards). The confidence is calibrated from the pair's evidence:
     its score, and its margin over the next candidate on either side."""
-    scored = [[pair_score(t, s) for s in source.tables] for t in target.tables]
+    scored = [[pair_score(t, s, source) for s in source.tables] for t in target.tables]
     matrix = [[score for score, _ in row] for row in scored]
     # A legacy table may feed several targets (a split), each one after the first at a cost:
     # sources repeated, every copy past the first a little dearer.

@@ -9,7 +9,8 @@ target column's type on the legacy side, both compared as text. References are c
 legacy-key space (a target UUID decoded through the referenced table's mappings). A legacy row
 with no target row makes every scored cell of it wrong.
 
-A wrong cell is *silent* when nothing asked a reviewer to look at its rule: the rule's confidence
+A wrong cell is *silent* when it was written (its row is in the target) and nothing asked a
+reviewer to look at its rule: the rule's confidence
 is at or above ``review_threshold`` (``plan.yaml``, default 0.9 while absent), no decision names
 its column, and the table's pairing is at or above the threshold too. A column with no rule is
 flagged only when a decision names it.
@@ -56,7 +57,10 @@ class ColumnScore:
 
     @property
     def silent(self) -> int:
-        return 0 if self.flagged else self.wrong
+        """Wrong values *written* under an unflagged rule. A legacy row with no target row was
+        not written: the product reported it (rejected with its reason, or its table failed or
+        was blocked, by name), so its cells count against cells right, not as silent."""
+        return 0 if self.flagged else self.wrong - self.absent
 
 
 @dataclass

@@ -23,7 +23,8 @@ reviewer gave; the number of corrected rules is what the agents got wrong; hand-
 for fitting calibration. ``--seeds A:B`` is the half-open seed range (default 0:24).
 
 Per case: column precision/recall, value-map precision/recall, share of target cells right after
-``run --yes``, silent wrong cells (wrong, and nothing flagged them for review) and the misses.
+``run --yes``, silent wrong cells (values written wrong, and nothing flagged them for review)
+and the misses.
 Then the calibration table over every case and the misses by kind. Its last line is
 ``corpus: N cases, cells right min X mean Y, silent wrong cells K``.
 """
@@ -136,7 +137,7 @@ def record_case(
 ) -> None:
     """Print a case's cells figures and misses; keep its rules for calibration and --json."""
     n, wrong, silent = cells.counts(scores)
-    absent = sum(c.absent for t in scores for c in t.columns if not c.flagged)
+    absent = sum(c.absent for t in scores for c in t.columns)
     share = (n - wrong) / n if n else 0.0
     CASES.append((case, share, silent))
     by_col = {(t.target, c.target): c for t in tables for c in t.columns}
@@ -147,7 +148,8 @@ def record_case(
     sampled = [f"{t.table} ({t.scored_rows} of {t.legacy_rows})" for t in scores if t.sampled]
     print(
         f"{case}: cells right {share:.1%} ({n - wrong}/{n}), silent wrong cells {silent}"
-        f" ({absent} of them in legacy rows with no target row)"
+        f" (and {absent} wrong cells in legacy rows that have no target row: reported "
+        "as rejected, failed or blocked, so not silent)"
         + (f"; sampled {', '.join(sampled)}" if sampled else "")
     )
     for t in scores:
