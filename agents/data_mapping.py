@@ -69,6 +69,7 @@ COMPATIBLE: dict[str, set[str]] = {
         "boolean",
         "uuid",
         "enum",
+        "money",
     },
     "integer": {"integer"},
     "numeric": {"numeric", "integer", "float"},
@@ -115,6 +116,8 @@ def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
         return 0.9
     if src.data_type == "text" and tgt.data_type in PARSEABLE_FROM_TEXT:
         return 0.7
+    if src.data_type == "money" and tgt.data_type in ("numeric", "float", "integer"):
+        return 0.7  # read as its text ($19.99) and parsed, like money kept in text
     if src.data_type == "integer" and tgt.data_type in ("boolean", "enum"):
         return 0.6
     return 0.0
@@ -386,6 +389,7 @@ def _fk_source_column(
 
 
 HOP_DISCOUNT = 0.95  # per fold hop: on equal evidence, the row's own column is the simpler truth
+EMPTY_DISCOUNT = 0.5  # evidence for a legacy column that holds no value at all
 
 
 @dataclass(frozen=True)
@@ -411,6 +415,12 @@ class _Candidate:
 
     def label(self) -> str:
         return f"{self.table.name}.{self.column.name}" if self.via else self.column.name
+
+    @property
+    def empty(self) -> bool:
+        """Every profiled row holds NULL here."""
+        p = self.table.profiles.get(self.column.name)
+        return p is not None and p.rows_sampled > 0 and p.null_count >= p.rows_sampled
 
 
 def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> list[_Candidate]:
@@ -518,6 +528,7 @@ def propose_table(
     key_source: str | list[str] | None = None
     key_target: str | list[str] | None = None
     pairs = {tp.target: tp.source for tp in ctx.plan.tables}
+    pair_confidence = {tp.target: tp.confidence for tp in ctx.plan.tables}
     set_after = {p for tp in ctx.plan.tables if tp.target == tgt.name for p in tp.set_after}
 
     # 1. Primary key: any legacy key (integer, code, UUID, composite, or a unique column set
@@ -604,6 +615,11 @@ def propose_table(
             found = (list(legacy_key), 0.9, "split from the same legacy row (its own key)")
         if found and parent_source:
             cols, conf, why = found
+            # A reference is only as sure as the pairing of the table it points into.
+            pairing = pair_confidence.get(fk.ref_table, 1.0)
+            if pairing < conf:
+                conf = pairing
+                why += f"; {fk.ref_table}'s pairing with {parent_source} is {pairing:.0%} sure"
             referencing.add(cols[0])
             parent = ctx.source.table(parent_source)
             ref_kind = key_kind_of(parent, legacy_key_of(parent) or cols)
@@ -693,6 +709,8 @@ def propose_table(
             fit = _type_fit(cand.column, tcol)
             name = cand.name_similarity(tcol.name, tgt.name) if fit else 0.0
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
+            if cand.empty:
+                score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing
             if cand.column.name == kept_key and not cand.via and tcol.name in unique_targets:
                 # Structural evidence, key to key: enough to clear the threshold on its own, not
                 # enough to beat a column whose name says more (it lands in review).
