@@ -28,7 +28,7 @@ from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
 from agents.matching import calibration
 from agents.matching.assignment import assign
-from agents.matching.names import word_similarity
+from agents.matching.names import kinds, split_words, word_similarity
 from agents.models import (
     ColumnInfo,
     ColumnRule,
@@ -468,7 +468,14 @@ def _eliminate(
         t for t in wanted if t.name not in chosen and not t.nullable and not t.has_default
     ]
     for tcol in open_required:
-        left = [s for s in src.columns if s.name not in taken and _type_fit(s, tcol) >= 0.9]
+        # A legacy foreign key holds another table's identifiers, not a measure: it is no
+        # candidate by elimination (its information travels as a reference or a fold).
+        links = {c for fk in src.foreign_keys for c in fk.columns}
+        left = [
+            s
+            for s in src.columns
+            if s.name not in taken and s.name not in links and _type_fit(s, tcol) >= 0.9
+        ]
         if len(left) == 1:
             chosen[tcol.name] = (
                 left[0].name,
@@ -711,7 +718,11 @@ def propose_table(
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
                 score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing
-            if cand.column.name == kept_key and not cand.via and tcol.name in unique_targets:
+            if (
+                cand.column.name == kept_key
+                and not cand.via
+                and (tcol.name in unique_targets or _names_legacy(tcol.name))
+            ):
                 # Structural evidence, key to key: enough to clear the threshold on its own, not
                 # enough to beat a column whose name says more (it lands in review).
                 score = max(score, MATCH_THRESHOLD + 0.1 * name)
@@ -828,6 +839,12 @@ def propose_table(
         confidence=confidence,
         rationale=rationale,
     )
+
+
+def _names_legacy(column: str) -> bool:
+    """A column named for the old system's identifier (legacy_id, old_code, orig_no): a naming
+    convention (vocabulary/naming-conventions.tsv) says it keeps the legacy key."""
+    return any("legacy" in kinds(w) for w in split_words(column))
 
 
 PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question

@@ -27,6 +27,14 @@ Per case: column precision/recall, value-map precision/recall, share of target c
 and the misses.
 Then the calibration table over every case and the misses by kind. Its last line is
 ``corpus: N cases, cells right min X mean Y, silent wrong cells K``.
+
+Offline by default. Where an OpenAI-compatible endpoint is configured (``DBMIGRATE_LLM_MODEL``,
+``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` in the environment), ``plan`` uses the LLM advisor, so
+the same run measures that path: the model reranks each unsure column's bounded candidate list
+and the values the heuristic left unsettled.
+
+Tuning protocol: fit the calibration on some seeds (``bench/calibrate.py`` on this script's
+``--json`` records), then report on seeds nothing was fitted or tuned on.
 """
 
 import json

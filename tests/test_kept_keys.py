@@ -40,6 +40,8 @@ def test_kept_integer_and_code_keys_are_copied_and_referenced_by_value(
         (10, "Sales"),
         (20, "Research"),
     ]
-    assert query(
-        tgt, "SELECT name, department_id, country_code FROM employees ORDER BY name"
-    ) == [("Ann", 10, "NO"), ("Bo", 20, "PT"), ("Cy", None, "PT")]
+    assert query(tgt, "SELECT name, department_id, country_code FROM employees ORDER BY name") == [
+        ("Ann", 10, "NO"),
+        ("Bo", 20, "PT"),
+        ("Cy", None, "PT"),
+    ]

@@ -263,3 +263,42 @@ def test_llm_writes_code_that_is_checked_tried_and_sandboxed(make_db, tmp_path: 
         ][0]
         >= 1
     )
+
+
+def test_llm_reranks_a_bounded_candidate_list_never_the_whole_table(
+    make_db, tmp_path: Path
+) -> None:
+    wide = ", ".join(f"note_{i} TEXT" for i in range(12))
+    src, tgt = make_db("src"), make_db("tgt")
+    execute(
+        src,
+        f"CREATE TABLE orders (ord_id INT PRIMARY KEY, {wide}, ship_note TEXT);"
+        "INSERT INTO orders (ord_id, ship_note) VALUES (1, 'leave at door');",
+    )
+    execute(tgt, "CREATE TABLE orders (id UUID PRIMARY KEY, delivery_note TEXT);")
+
+    def responder(req: dict[str, Any]) -> tuple[int, str]:
+        prompt = user_prompt(req)
+        if "candidates" not in prompt:
+            return 200, json.dumps({"items": []})
+        return 200, json.dumps(
+            {
+                "items": [
+                    {
+                        "target": "delivery_note",
+                        "source": "ship_note",
+                        "confidence": 0.9,
+                        "rationale": "shipping is delivery",
+                    }
+                ]
+            }
+        )
+
+    with FakeLLM(responder) as llm:
+        _, (result, _) = _plan(tmp_path, src, tgt, llm)
+    asked = [user_prompt(r) for r in llm.requests if "candidates" in user_prompt(r)]
+    assert asked, "the unsure column was not sent for reranking"
+    listed = [line for line in asked[0].splitlines() if line.startswith("  - ")]
+    assert 0 < len(listed) <= 5  # a short list from the score matrix, not 13 columns
+    rule = {r.target: r for r in result.mappings[0].columns}["delivery_note"]
+    assert rule.source == "ship_note" and rule.confidence <= 0.85  # listed for review

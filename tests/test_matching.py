@@ -5,7 +5,7 @@ import random
 import pytest
 
 from agents.matching import calibration
-from agents.matching.names import name_similarity, words
+from agents.matching.names import name_similarity, strip_table_words, words
 from agents.matching.values import classify_values
 
 
@@ -13,7 +13,7 @@ from agents.matching.values import classify_values
     ("legacy", "redesign"),
     [
         ("custid", "customer_id"),  # glued, abbreviated
-        ("au_fname", "first_name"),  # an initial glued to a word, behind a table prefix
+        ("fname", "first_name"),  # an initial glued to a word
         ("ytd_sales", "year_to_date_sales"),  # phrase initials
         ("LastName", "surname"),  # WordNet: surname = last name
         ("client_id", "customer_id"),  # WordNet synonym
@@ -24,6 +24,11 @@ from agents.matching.values import classify_values
 )
 def test_renamed_identifiers_score_as_the_same_name(legacy: str, redesign: str) -> None:
     assert name_similarity(legacy, redesign) >= 0.8, (words(legacy), words(redesign))
+
+
+def test_a_column_prefixed_with_its_tables_abbreviation_loses_the_prefix() -> None:
+    assert strip_table_words("au_fname", "authors") == "fname"
+    assert strip_table_words("bracket_nm", "brackets") == "nm"
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,15 @@ import wordsegment
 
 VOCABULARY = Path(__file__).with_name("vocabulary")
 WORDNET_DIRS = ("/usr/share/wordnet",)
-SENSES = 3  # senses per word considered for synonymy: WordNet lists the frequent ones first
+SENSES = 1  # senses per word for synonymy: WordNet lists the most frequent first, and later
+# senses mislead (note's second sense, "short letter", lists "line")
+RELATED_SENSES = 2  # senses per word for the "kind of" relation
 ANCESTRY = 3  # hypernym levels kept: address -> geographic point -> point -> location
 MIN_DEPTH = 4  # hypernyms nearer the root than this (entity, object, whole) say nothing
 log = logging.getLogger(__name__)
 
 
-LEXICON_VERSION = 5  # bump when what _build extracts changes: old caches are rebuilt
+LEXICON_VERSION = 6  # bump when what _build extracts changes: old caches are rebuilt
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def _build(source: Path) -> Lexicon:
     for lemma, parts in pos.items():
         if "n" not in parts:
             continue
-        own = wn.synsets(lemma, "n")[:SENSES]
+        own = wn.synsets(lemma, "n")[:RELATED_SENSES]
         senses[lemma] = [x.offset() for x in own]
         up = {h for x in own for h in x.hypernyms() if h.min_depth() >= MIN_DEPTH}
         seen, frontier = set(up), set(up)
@@ -299,6 +301,9 @@ def conventional_abbreviations() -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
-def naming_conventions() -> dict[str, tuple[str, str]]:
-    """``vocabulary/naming-conventions.tsv``: word -> (kind of value, prefix|suffix)."""
-    return {row[0]: (row[1], row[2]) for row in _table("naming-conventions.tsv")}
+def naming_conventions() -> dict[str, frozenset[str]]:
+    """``vocabulary/naming-conventions.tsv``: word -> the kinds of value it announces."""
+    out: dict[str, set[str]] = {}
+    for row in _table("naming-conventions.tsv"):
+        out.setdefault(row[0], set()).add(row[1])
+    return {word: frozenset(kinds) for word, kinds in out.items()}

@@ -57,23 +57,23 @@ def split_words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
-def _kind(word: str) -> str | None:
-    found = naming_conventions().get(word)
-    return found[0] if found else None
+def kinds(word: str) -> frozenset[str]:
+    """What a naming convention says the word announces: time, flag, number, table, legacy."""
+    return naming_conventions().get(word, frozenset())
 
 
 @lru_cache(maxsize=65536)
 def words(name: str, *, is_table: bool = False) -> tuple[str, ...]:
     """An identifier as dictionary-form words: ``tbl_CustomerAddresses`` -> customer address."""
     raw = split_words(name)
-    if is_table and len(raw) > 1 and _kind(raw[0]) == "table":
+    if is_table and len(raw) > 1 and "table" in kinds(raw[0]):
         raw = raw[1:]  # tbl_customer: the prefix says "a table", not which
     out: list[str] = []
     abbreviations = conventional_abbreviations()
     for token in raw:
         for part in segment(token):
             out.extend(abbreviations.get(part, (base_form(part),)))
-    meaningful = [w for w in out if _kind(w) != "flag"]
+    meaningful = [w for w in out if "flag" not in kinds(w)]
     return tuple(meaningful or out)
 
 
@@ -135,8 +135,7 @@ def word_similarity(a: str, b: str) -> float:
     """0..1: how likely two words of identifiers mean the same."""
     if a == b:
         return 1.0
-    ka, kb = _kind(a), _kind(b)
-    if ka is not None and ka == kb:
+    if (kinds(a) & kinds(b)) - {"table"}:
         return SAME_KIND
     if b in synonyms(a) or a in synonyms(b):
         return SYNONYM
@@ -188,7 +187,11 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
     total, matched = _aligned(wa, wb)
     score = total / max(len(wa), len(wb))
     if matched == min(len(wa), len(wb)):
-        score = max(score, CONTAINED * total / min(len(wa), len(wb)))
+        # One name's words all in the other: the same thing, less said; each word the longer
+        # name adds beyond the first makes that reading less likely.
+        extra = max(len(wa), len(wb)) - min(len(wa), len(wb))
+        contained = CONTAINED - 0.1 * max(0, extra - 1)
+        score = max(score, contained * total / min(len(wa), len(wb)))
     compact = fuzz.ratio("".join(wa), "".join(wb)) / 100.0
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
@@ -206,7 +209,7 @@ def strip_table_words(column: str, table: str) -> str:
         if not any(
             x == t
             or (len(x) >= 2 and t.startswith(x))
-            or (len(x) >= 3 and _kind(x) is None and abbreviation_score(x, t) > 0)
+            or (len(x) >= 3 and not kinds(x) and abbreviation_score(x, t) > 0)
             for x in words(w)
             for t in table_words
         )
