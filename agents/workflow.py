@@ -236,11 +236,13 @@ def apply_review(project: Project, review_file: Path) -> int:
             )
         answers = review.get("answers", {}) or {}
         known = {d.id for d in mapping.decisions}
-        unknown = sorted(set(answers) - known)
-        if unknown:
-            raise MappingError(
-                f"{review_file}: {target} has no decision(s) {unknown}; known: {sorted(known)}"
+        try:
+            mapping, n_settled = _settled_answers(
+                mapping, {k: str(v) for k, v in answers.items() if k not in known}
             )
+        except MappingError as exc:
+            raise MappingError(f"{review_file}: {exc}") from None
+        corrected += n_settled
         decisions = [
             d.model_copy(update={"answer": answers.get(d.id, d.answer)}) for d in mapping.decisions
         ]
@@ -249,6 +251,28 @@ def apply_review(project: Project, review_file: Path) -> int:
             mapping.model_copy(update={"decisions": decisions, "filters": filters})
         )
     return corrected
+
+
+def _settled_answers(mapping: TableMapping, answers: dict[str, str]) -> tuple[TableMapping, int]:
+    """Answers to questions the agents no longer ask (a re-plan settled them): an answer for a
+    legacy value still holds, as that rule's value map entry (a reviewer's word outranks the
+    agents'). Anything else names a question that does not exist, and is refused."""
+    rules = {r.target: r for r in mapping.columns}
+    applied = 0
+    for qid, answer in answers.items():
+        head, _, key = qid.partition(".value:")
+        column = head.removeprefix(f"{mapping.target}.")
+        rule = rules.get(column)
+        if not key or rule is None or not head.startswith(f"{mapping.target}."):
+            raise MappingError(
+                f"{mapping.target} has no decision {qid}; known: "
+                f"{sorted(d.id for d in mapping.decisions)}"
+            )
+        if rule.value_map.get(key) != answer:
+            rules[column] = rule.model_copy(update={"value_map": {**rule.value_map, key: answer}})
+            applied += 1
+    columns = [rules[r.target] for r in mapping.columns]
+    return mapping.model_copy(update={"columns": columns}), applied
 
 
 @dataclass(frozen=True)
