@@ -19,7 +19,7 @@ LEGACY_FILL = """
 INSERT INTO customer SELECT g, 'Customer ' || g FROM generate_series(1, {customers}) g;
 INSERT INTO work_order
 SELECT g, (1 + (g::bigint * 7919) % {customers})::int,
-       (ARRAY['open', 'OPEN', 'In Progress', 'done', 'Closed', 'cancelled'])[1 + g % 6],
+       (ARRAY['open', 'OPEN', 'In Progress', 'complete', 'Completed', 'cancelled'])[1 + g % 6],
        timestamp '2020-01-01' + (g % 100000) * interval '1 minute',
        ((g % 100000) / 100.0)::numeric(12, 2),
        CASE WHEN g % 10 = 0 THEN NULL ELSE 'note for order ' || g END
@@ -38,8 +38,6 @@ CREATE TABLE work_orders (
   status work_status NOT NULL, created_at TIMESTAMPTZ NOT NULL, amount NUMERIC(12, 2) NOT NULL,
   note TEXT);
 """
-
-STATUS_REVIEW = {"done": "completed", "Closed": "completed"}
 
 
 def install(conn_src: Any, conn_tgt: Any, rows: int, customers: int = 10_000) -> None:

@@ -41,14 +41,6 @@ def test_partitioned_table_loads_every_range_once_and_validates_whole(
     assert list(node.partitions_def.get_partition_keys()) == parts["work_orders"]
     assert dg.AssetKey(["validation", "validation_work_orders"]) in graph.get_all_asset_keys()
 
-    # A reviewer's answers: 'Closed' and 'done' tickets are completed ones (no general word
-    # knowledge says so; the agents ask).
-    path = project.root / "mappings" / "work_orders.yaml"
-    mapping = yaml.safe_load(path.read_text())
-    for d in mapping.get("decisions", []):
-        if d.get("about") == "value" and d.get("key") in ("Closed", "done"):
-            d["answer"] = "completed"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
     outcome = run_project(project.root, accept_proposals=True)
     assert outcome.success, outcome.failures
     assert outcome.report.passed
