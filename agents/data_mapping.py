@@ -27,7 +27,7 @@ from agents.advisors import (
 from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
 from agents.matching import calibration
-from agents.matching.assignment import assign
+from agents.matching.assignment import assign, runners_up
 from agents.matching.names import kinds, split_words, word_similarity
 from agents.models import (
     ColumnInfo,
@@ -618,7 +618,6 @@ def propose_table(
         ):
             # A part split off the same legacy row: a unique reference to that part's parent
             # is the row's own key, not a self-reference of the legacy table (which repeats).
-            # A split: the part references the row it was split from, by that row's own key.
             found = (list(legacy_key), 0.9, "split from the same legacy row (its own key)")
         if found and parent_source:
             cols, conf, why = found
@@ -737,7 +736,7 @@ def propose_table(
     for i, j in assign(scores, threshold=MATCH_THRESHOLD).items():
         tname, cand = wanted[i].name, offered[j]
         what = cand.label()
-        evidence[tname] = _evidence(scores, names, i, j, cand, tcol=wanted[i], src=src)
+        evidence[tname] = _evidence(scores, names, i, j, cand, tcol=wanted[i])
         why = f"name similarity {names[i][j]:.2f} ({what} -> {tname})"
         if picked.get(i, (None, ""))[0] == j:
             evidence[tname]["llm"] = 1.0
@@ -796,20 +795,8 @@ def propose_table(
                 )
             )
         elif tcol.nullable:
-            near = (
-                _near_misses(scores[wanted.index(tcol)], offered, taken=chosen)
-                or [
-                    # No name came close, but a legacy column of a fitting type is carried nowhere:
-                    # a rename nothing recognised, or a column dropped; a reviewer says which.
-                    c.name
-                    for c in src.columns
-                    if c.name not in used
-                    and c.name not in {v[0] for v in chosen.values()}
-                    and c.name not in src.primary_key
-                    and _type_fit(c, tcol) >= 0.9
-                    and (p := src.profiles.get(c.name)) is not None
-                    and p.null_count < p.rows_sampled
-                ][:3]
+            near = _near_misses(
+                scores[wanted.index(tcol)], offered, src, tcol, taken=chosen, used=used
             )
             if near:
                 # Left empty is a proposal too: when a legacy column came close, say so rather
@@ -853,16 +840,32 @@ PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a que
 def _near_misses(
     row: list[float],
     offered: list["_Candidate"],
+    src: TableInfo,
+    tcol: ColumnInfo,
     *,
     taken: dict[str, tuple[str, float, float, str]],
+    used: set[str],
 ) -> list[str]:
-    """The best few candidates of an unmatched column that came close to the threshold."""
-    used = {c[0] for c in taken.values()}
+    """The best few candidates of an unmatched column that came close to the threshold; when
+    none did, the legacy columns of a fitting type that hold data and are carried nowhere (a
+    rename nothing recognised, or a column dropped: a reviewer says which)."""
+    chosen = {c[0] for c in taken.values()}
     ranked = sorted(
-        (j for j, v in enumerate(row) if v >= PLAUSIBLE and offered[j].column.name not in used),
+        (j for j, v in enumerate(row) if v >= PLAUSIBLE and offered[j].column.name not in chosen),
         key=lambda j: -row[j],
     )
-    return [offered[j].label() for j in ranked[:3]]
+    if ranked:
+        return [offered[j].label() for j in ranked[:3]]
+    return [
+        c.name
+        for c in src.columns
+        if c.name not in used
+        and c.name not in chosen
+        and c.name not in src.primary_key
+        and _type_fit(c, tcol) >= 0.9
+        and (p := src.profiles.get(c.name)) is not None
+        and p.null_count < p.rows_sampled
+    ][:3]
 
 
 def _rule_for(
@@ -895,15 +898,12 @@ def _evidence(
     cand: "_Candidate",
     *,
     tcol: ColumnInfo,
-    src: TableInfo,
 ) -> dict[str, float]:
     """What the calibration reads about one assigned pair: its scores, and how clearly it won
     (the margin over this target's next candidate, and over this candidate's next target)."""
     row = scores[i]
-    col = [r[j] for r in scores]
     score = row[j]
-    other_c = max((v for k, v in enumerate(row) if k != j), default=0.0)
-    other_t = max((v for k, v in enumerate(col) if k != i), default=0.0)
+    other_c, other_t = runners_up(scores, i, j)
     return {
         "score": round(score, 4),
         "name": round(names[i][j], 4),

@@ -10,7 +10,7 @@ import networkx as nx
 
 from agents.errors import PlanningError
 from agents.matching import calibration
-from agents.matching.assignment import assign
+from agents.matching.assignment import assign, runners_up
 from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
@@ -65,10 +65,11 @@ Pairs = dict[str, tuple[str | None, float, str, dict[str, float]]]  # source, co
 
 
 def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
-    """Best source per target table, chosen globally: one score matrix, one one-to-one
-    assignment with a "no match" option (a legacy table feeding two targets is a split,
-    proposed from structure afterwards). The confidence is calibrated from the pair's evidence:
-    its score, and its margin over the next candidate on either side."""
+    """Best source per target table, chosen globally: one score matrix, one assignment with a
+    "no match" option, where a legacy table may feed a second target (a split) at a cost;
+    targets left unpaired get the structural split proposal (:func:`_splits`). The
+    confidence is calibrated from the pair's evidence: its score, and its margin over the next
+    candidate on either side."""
     scored = [[pair_score(t, s, source) for s in source.tables] for t in target.tables]
     matrix = [[score for score, _ in row] for row in scored]
     # A legacy table may feed several targets (a split), each one after the first at a cost:
@@ -91,8 +92,7 @@ def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
             continue
         j = chosen[i]
         score, why = scored[i][j]
-        other_s = max((v for k, v in enumerate(row) if k != j), default=0.0)
-        other_t = max((r[j] for k, r in enumerate(matrix) if k != i), default=0.0)
+        other_s, other_t = runners_up(matrix, i, j)
         if other_s > score - 0.05:
             runner = max((k for k in range(len(row)) if k != j), key=row.__getitem__)
             why += f"; runner-up {source.tables[runner].name} scored {other_s:.2f}"

@@ -32,3 +32,12 @@ def assign(scores: Sequence[Sequence[float]], *, threshold: float) -> dict[int, 
     r, c = linear_sum_assignment(full, maximize=True)
     pairs = zip(r.tolist(), c.tolist(), strict=True)
     return {i: j for i, j in pairs if j < cols and matrix[i, j] >= threshold}
+
+
+def runners_up(scores: Sequence[Sequence[float]], i: int, j: int) -> tuple[float, float]:
+    """For the pair (i, j): the best score of row i's other columns and of column j's other
+    rows: how clearly the pair won on either side (0 where there is no other)."""
+    row = scores[i]
+    other_col = max((v for k, v in enumerate(row) if k != j), default=0.0)
+    other_row = max((r[j] for k, r in enumerate(scores) if k != i), default=0.0)
+    return float(other_col), float(other_row)

@@ -268,6 +268,7 @@ def _known() -> frozenset[str]:
     return frozenset(wordsegment.UNIGRAMS)
 
 
+@lru_cache(maxsize=65536)
 def is_word(token: str) -> bool:
     """A real English word (a WordNet lemma or an inflection of one), not an abbreviation."""
     lex = lexicon()
