@@ -7,6 +7,7 @@ with the row itself and the reason. Widened from the seed where it was too narro
 BIGINT, timestamps carry a zone, and control rows remember the last committed key for resume.
 """
 
+import hashlib
 import json
 from typing import Any
 
@@ -67,6 +68,7 @@ BOOKKEEPING = (
     "migration_validation",
     "migration_sandbox_audit",
     "migration_deferred_constraints",
+    "migration_ddl",
 )
 # Supabase's API roles (PostgREST): they must never see the bookkeeping (rejects hold legacy
 # rows as JSON). Revoked where they exist; elsewhere nothing to do.
@@ -117,7 +119,39 @@ def ensure_bookkeeping(conn: Any, schema: str, *, moved_from: str | None = None)
     finally:
         if as_role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(current)))
-    conn.execute(sql.SQL(DDL).format(schema=s))
+    apply_once(conn, schema, DDL)
+
+
+def apply_once(conn: Any, schema: str, ddl: str) -> None:
+    """Run bookkeeping DDL (``{schema}`` placeholders) unless this exact text already ran here.
+
+    ``ADD COLUMN IF NOT EXISTS`` and ``CREATE INDEX IF NOT EXISTS`` take their strong table
+    lock before they find there is nothing to do. In a run whose key ranges load in parallel
+    processes, one process's batch holds row locks on the bookkeeping tables while another
+    starts: its DDL queues behind that batch, and the batch's own next statement, on another
+    connection, queues behind the DDL, a wait PostgreSQL cannot see as a deadlock. A marker
+    per DDL text, read without any table lock, makes every later call a no-op.
+    """
+    digest = hashlib.sha256(ddl.encode()).hexdigest()[:16]
+    s = sql.Identifier(schema)
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.migration_ddl (ddl_sha256 TEXT PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        ).format(s)
+    )
+    done = conn.execute(
+        sql.SQL("SELECT 1 FROM {}.migration_ddl WHERE ddl_sha256 = %s").format(s), (digest,)
+    ).fetchone()
+    if done:
+        return
+    conn.execute(sql.SQL(ddl).format(schema=s))
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.migration_ddl (ddl_sha256) VALUES (%s) ON CONFLICT DO NOTHING"
+        ).format(s),
+        (digest,),
+    )
 
 
 def _move_tables(conn: Any, old: str, new: str, role: str | None) -> None:

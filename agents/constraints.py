@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from agents import bookkeeping
 from agents.db import project_name, qualified, split_name
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def park_for_bulk_load(conn: Any, schema: str, table: str, *, bk: str | None = N
 
     Returns [] (nothing changed) when the role may not alter the tables involved.
     """
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
+    bookkeeping.apply_once(conn, bk or schema, DDL)
     fks = conn.execute(
         "SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
         "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
@@ -121,7 +122,7 @@ def park_for_bulk_load(conn: Any, schema: str, table: str, *, bk: str | None = N
 
 def is_parked(conn: Any, schema: str, table: str, *, bk: str | None = None) -> bool:
     """Whether a bulk load of ``table`` has its keys parked right now."""
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
+    bookkeeping.apply_once(conn, bk or schema, DDL)
     row = conn.execute(
         sql.SQL(
             "SELECT EXISTS (SELECT 1 FROM {}.migration_deferred_constraints "
@@ -137,7 +138,7 @@ def restore_parked(conn: Any, schema: str, table: str, *, bk: str | None = None)
 
     A key that cannot be rebuilt (duplicates) stays recorded, so nothing is forgotten.
     """
-    conn.execute(sql.SQL(DDL).format(schema=sql.Identifier(bk or schema)))
+    bookkeeping.apply_once(conn, bk or schema, DDL)
     rows = conn.execute(
         sql.SQL(
             "SELECT table_name, constraint_name, definition, kind "

@@ -923,7 +923,7 @@ def sandbox_runner(conn: Any, schema: str, table: str, tag: str) -> CodeRunner:
     """Runs generated code in the sandbox and records every execution in the target."""
     from sandbox import SandboxError, run_transform
 
-    conn.execute(sql.SQL(AUDIT_DDL).format(schema=sql.Identifier(schema)))
+    bookkeeping.apply_once(conn, schema, AUDIT_DDL)
     insert = sql.SQL(
         "INSERT INTO {}.migration_sandbox_audit (table_name, migration_batch, code, code_sha256, "
         "backend, limits, seconds, outcome, detail, rows_in, rows_out) "

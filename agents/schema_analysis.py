@@ -12,22 +12,14 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql as pg
 
+from agents.bookkeeping import BOOKKEEPING
 from agents.db import connect, project_name, qualified, redact, scalar, sqlalchemy_url
 from agents.errors import SchemaAnalysisError
 from agents.models import ColumnInfo, ColumnProfile, DatabaseSchema, ForeignKeyInfo, TableInfo
 
 PROFILE_SAMPLE_ROWS = 20_000
 TOP_VALUES = 25
-BOOKKEEPING_TABLES = frozenset(
-    {
-        "migration_control",
-        "migration_deferred_constraints",
-        "migration_mappings",
-        "migration_rejects",
-        "migration_sandbox_audit",
-        "migration_validation",
-    }
-)
+BOOKKEEPING_TABLES = frozenset(BOOKKEEPING)
 
 
 # Schemas that hold no user data: PostgreSQL's own, and those Supabase manages for its services
