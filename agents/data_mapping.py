@@ -27,7 +27,7 @@ from agents.advisors import (
 from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
 from agents.matching import calibration
-from agents.matching.assignment import assign, runners_up
+from agents.matching.assignment import assign, runners_up, ties
 from agents.matching.names import kinds, split_words, word_similarity
 from agents.models import (
     ColumnInfo,
@@ -388,6 +388,8 @@ def _fk_source_column(
     return best
 
 
+PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question
+OPAQUE_ID_FIT = 0.5  # an integer reference into a text column: a type fit, not a meaning
 HOP_DISCOUNT = 0.95  # per fold hop: on equal evidence, the row's own column is the simpler truth
 EMPTY_DISCOUNT = 0.5  # evidence for a legacy column that holds no value at all
 
@@ -484,6 +486,34 @@ def _eliminate(
                 f"the only legacy column of a fitting type left for the required {tcol.name}",
             )
             taken.add(left[0].name)
+
+
+def _closest_guesses(
+    wanted: list[ColumnInfo],
+    offered: list["_Candidate"],
+    scores: list[list[float]],
+    chosen: Mapping[str, tuple[str, float, float, str]],
+    used: set[str],
+) -> list[tuple[str, "_Candidate", int, int]]:
+    """A required column that nothing matched rejects every row under ``--yes``; its closest
+    plausible candidate not taken elsewhere is proposed instead, at a confidence no higher
+    than its score, so that it is listed for review (right or wrong, the rows load and the
+    reviewer sees the guess)."""
+    taken = used | {c[0] for c in chosen.values()}
+    out: list[tuple[str, _Candidate, int, int]] = []
+    for i, tcol in enumerate(wanted):
+        if tcol.name in chosen or tcol.nullable or tcol.has_default:
+            continue
+        for j in sorted(range(len(offered)), key=lambda k: -scores[i][k]):
+            if scores[i][j] < PLAUSIBLE:
+                break
+            cand = offered[j]
+            if cand.via or cand.column.name not in taken:
+                out.append((tcol.name, cand, i, j))
+                if not cand.via:
+                    taken.add(cand.column.name)
+                break
+    return out
 
 
 def legacy_key_of(src: TableInfo) -> list[str]:
@@ -610,15 +640,22 @@ def propose_table(
         parent_source = pairs.get(fk.ref_table)
         found = _fk_source_column(src, parent_source, referencing) if parent_source else None
         one_to_one = [tcol_name] == list(tgt.primary_key) or [tcol_name] in tgt.unique
+        only_link = sum(1 for f in tgt.foreign_keys if f.ref_table == fk.ref_table) == 1
         if (
             parent_source == src.name
             and legacy_key
             and fk.ref_table != tgt.name
-            and (found is None or one_to_one)
+            and (found is None or one_to_one or only_link)
         ):
-            # A part split off the same legacy row: a unique reference to that part's parent
-            # is the row's own key, not a self-reference of the legacy table (which repeats).
-            found = (list(legacy_key), 0.9, "split from the same legacy row (its own key)")
+            # A part split off the same legacy row: its one reference to that part's parent is
+            # the row's own key. A self-reference of the legacy table links a row to another
+            # row (a member to who recommended them), which is the parent's own reference.
+            # Surer when the target makes the link one-to-one.
+            found = (
+                list(legacy_key),
+                0.9 if one_to_one else 0.8,
+                "split from the same legacy row (its own key)",
+            )
         if found and parent_source:
             cols, conf, why = found
             # A reference is only as sure as the pairing of the table it points into.
@@ -709,10 +746,20 @@ def propose_table(
     unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
     scores: list[list[float]] = []
     names: list[list[float]] = []
+    references = {fk.columns[0] for fk in src.foreign_keys if len(fk.columns) == 1}
     for tcol in wanted:
         row, name_row = [], []
         for cand in offered:
             fit = _type_fit(cand.column, tcol)
+            if (
+                not cand.via
+                and cand.column.name in references
+                and cand.column.data_type == "integer"
+                and tcol.data_type == "text"
+            ):
+                # A lookup's integer id says nothing as text: the label it stands for, one
+                # hop away, is what a text column of the redesign holds.
+                fit = min(fit, OPAQUE_ID_FIT)
             name = cand.name_similarity(tcol.name, tgt.name) if fit else 0.0
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
@@ -753,6 +800,25 @@ def propose_table(
                 chosen[tcol.name] = derived[0]
                 if derived[1] is not None:
                     folds[tcol.name] = derived[1]
+    for tname, cand, i, j in _closest_guesses(wanted, offered, scores, chosen, used):
+        chosen[tname] = (
+            cand.column.name,
+            scores[i][j],
+            names[i][j],
+            f"the closest candidate for the required {tname} ({cand.label()}, score "
+            f"{scores[i][j]:.2f}) is below the match threshold: a guess, for review",
+        )
+        evidence[tname] = {
+            "score": round(scores[i][j], 4),
+            "name": round(names[i][j], 4),
+            "hops": float(len(cand.via)),
+            "unassigned": 1.0,
+            "guess": 1.0,
+        }
+        if cand.via:
+            folds[tname] = cand
+        else:
+            used.add(cand.column.name)
     _eliminate(src, wanted, chosen, used)
     for tname, (_, score, name, _) in chosen.items():
         # Not from the assignment: the enum's values, the advisor, or elimination chose it.
@@ -834,9 +900,6 @@ def _names_legacy(column: str) -> bool:
     return any("legacy" in kinds(w) for w in split_words(column))
 
 
-PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question
-
-
 def _near_misses(
     row: list[float],
     offered: list["_Candidate"],
@@ -884,6 +947,8 @@ def _rule_for(
     ev["fit"] = round(_type_fit(scol, tcol), 4)
     ev["parse"] = float(scol.data_type != tcol.data_type and tcol.data_type in PARSEABLE_FROM_TEXT)
     conf = calibration.confidence("column", ev, raw)
+    if ev.get("tied"):
+        why += f"; the evidence scores {int(ev['tied'])} other pairing(s) as high, so it is a guess"
     if ev.get("llm"):  # a model's claim is listed for review, not trusted blindly
         conf = min(conf, LLM_CONFIDENCE_CAP)
     rule, decisions = _rule_kind(ctx, tgt, src, tcol, scol, conf, why)
@@ -910,7 +975,7 @@ def _evidence(
         "margin": round(score - other_c, 4),
         "rival": round(score - other_t, 4),
         "hops": float(len(cand.via)),
-        "candidates": float(sum(1 for v in row if v > 0)),
+        "tied": float(ties(scores, i, j)),
         "nullable": float(tcol.nullable),
     }
 

@@ -10,7 +10,7 @@ import networkx as nx
 
 from agents.errors import PlanningError
 from agents.matching import calibration
-from agents.matching.assignment import assign, runners_up
+from agents.matching.assignment import assign, runners_up, ties
 from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
@@ -101,6 +101,7 @@ def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
             "margin": score - other_s,
             "rival": score - other_t,
             "name": name_similarity(bare(t.name), bare(source.tables[j].name), is_table=True),
+            "tied": float(ties(matrix, i, j, shared=True)),
         }
         conf = calibration.confidence("table", evidence, min(score, 0.6 + score - other_s))
         pairs[t.name] = (source.tables[j].name, conf, why, evidence)
@@ -129,12 +130,13 @@ def _splits(
                 best = (coverage, parent_source, fk.ref_table)
         if best is not None:
             coverage, legacy, parent = best
+            evidence = {"split": 1.0, "coverage": coverage}
             out[t.name] = (
                 legacy,
-                round(min(0.6, coverage), 3),
+                calibration.confidence("table", evidence, min(0.6, coverage)),
                 f"split from {legacy}: {t.name} references {parent}, which {legacy} feeds, and "
                 f"{legacy} covers {coverage:.0%} of its columns",
-                {"split": 1.0, "coverage": coverage},
+                evidence,
             )
     return out
 

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+TIE = 0.02  # two candidates this close: the evidence does not tell them apart
+
 
 def assign(scores: Sequence[Sequence[float]], *, threshold: float) -> dict[int, int]:
     """Rows -> columns maximising the summed score; pairs below ``threshold`` are not made
@@ -41,3 +43,23 @@ def runners_up(scores: Sequence[Sequence[float]], i: int, j: int) -> tuple[float
     other_col = max((v for k, v in enumerate(row) if k != j), default=0.0)
     other_row = max((r[j] for k, r in enumerate(scores) if k != i), default=0.0)
     return float(other_col), float(other_row)
+
+
+def ties(
+    scores: Sequence[Sequence[float]], i: int, j: int, *, shared: bool = False, tie: float = TIE
+) -> int:
+    """How many other candidates of the pair (i, j) score within ``tie`` of it: row i's other
+    columns, and column j's other rows unless columns may be ``shared`` (a legacy table feeds
+    several targets when it is split): choices the evidence cannot separate.
+
+    >>> ties([[0.9, 0.89, 0.5], [0.9, 0.2, 0.1]], 0, 0)
+    2
+    >>> ties([[0.9, 0.89, 0.5], [0.9, 0.2, 0.1]], 0, 0, shared=True)
+    1
+    """
+    score = scores[i][j]
+    row = sum(1 for k, v in enumerate(scores[i]) if k != j and v > 0 and v >= score - tie)
+    if shared:
+        return row
+    col = sum(1 for k, r in enumerate(scores) if k != i and r[j] > 0 and r[j] >= score - tie)
+    return row + col

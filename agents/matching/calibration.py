@@ -31,6 +31,10 @@ from scipy.optimize import minimize
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 DEFAULT_THRESHOLD = 0.9  # before any fit: the review line the product always had
 L2 = 0.1  # ridge on the weights: a few hundred records must not give extreme coefficients
+# Evidence read as a bound, not fitted: ``tied`` counts the other candidates the evidence
+# cannot tell apart from the chosen one (agents.matching.assignment.ties); ``guess`` marks a
+# candidate proposed below the match threshold, never surer than its own score.
+BOUNDS = frozenset({"tied", "guess"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,23 @@ class Calibrator:
 
     def probability(self, evidence: Mapping[str, float]) -> float:
         z = self.bias + sum(w * float(evidence.get(k, 0.0)) for k, w in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return bounded(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))), evidence)
+
+
+def bounded(p: float, evidence: Mapping[str, float]) -> float:
+    """A pick among k + 1 candidates that the evidence scores alike is a coin toss among them,
+    right at most 1 / (k + 1) of the time, however strong each looks on its own (WordNet makes
+    "state" and "country" both a "nation": a perfect name score, twice).
+
+    >>> bounded(0.99, {"tied": 1})
+    0.5
+    """
+    tied = float(evidence.get("tied", 0.0))
+    if tied > 0:
+        p = min(p, 1.0 / (1.0 + tied))
+    if evidence.get("guess"):
+        p = min(p, float(evidence.get("score", 0.0)))
+    return p
 
 
 def fit(
@@ -57,7 +77,7 @@ def fit(
     the records, so that on the tuning benchmark nothing wrong is left unflagged; how many
     right proposals it also flags is the price, reported by the benchmark.
     """
-    names = sorted({k for ev, _ in records for k in ev})
+    names = sorted({k for ev, _ in records for k in ev} - BOUNDS)
     x = np.array([[float(ev.get(k, 0.0)) for k in names] for ev, _ in records])
     y = np.array([1.0 if ok else 0.0 for _, ok in records])
 
@@ -95,7 +115,8 @@ def load(kind: str, path: Path = CALIBRATION_FILE) -> Calibrator | None:
 def confidence(kind: str, evidence: Mapping[str, float], raw: float) -> float:
     """Calibrated confidence of a proposal, or ``raw`` where nothing is fitted yet."""
     model = load(kind)
-    return round(model.probability(evidence), 3) if model is not None else round(raw, 3)
+    p = model.probability(evidence) if model is not None else bounded(raw, evidence)
+    return round(p, 3)
 
 
 def review_threshold() -> float:

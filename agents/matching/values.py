@@ -32,6 +32,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from scipy.optimize import linear_sum_assignment
 
+from agents.matching.assignment import TIE
 from agents.matching.lexicon import synonyms
 from agents.matching.names import abbreviation_score, stem_matches
 
@@ -39,7 +40,6 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 MATCH = 0.5  # below this no label is proposed
 REUSE_COST = 0.05  # least cost of using a label again: distinct codes prefer distinct labels
 CLEAR_MARGIN = 0.15  # a value that beats its next label by this much keeps its full score
-TIE = 0.02  # two labels this close: no proposal, a question
 JOINT_LIMIT = 60  # up to this many values, margins are measured on the whole assignment
 
 
