@@ -476,7 +476,10 @@ def _eliminate(
         left = [
             s
             for s in src.columns
-            if s.name not in taken and s.name not in links and _type_fit(s, tcol) >= 0.9
+            if s.name not in taken
+            and s.name not in links
+            and _type_fit(s, tcol) >= 0.9
+            and not _all_null(src, s.name)  # nothing to give a column that must have a value
         ]
         if len(left) == 1:
             chosen[tcol.name] = (
@@ -516,6 +519,15 @@ def _closest_guesses(
     return out
 
 
+def _all_null(src: TableInfo, column: str) -> bool:
+    profile = src.profiles.get(column)
+    return (
+        profile is not None
+        and profile.rows_sampled > 0
+        and profile.null_count >= profile.rows_sampled
+    )
+
+
 def legacy_key_of(src: TableInfo) -> list[str]:
     """The legacy key: the primary key, else the first unique column set with no NULLs in the
     profile (a key the legacy system never declared), else nothing."""
@@ -538,27 +550,51 @@ def key_kind_of(src: TableInfo, columns: list[str]) -> RuleKindKey:
 
 
 def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
+    """Every paired target's mapping. Where one legacy table feeds several targets (a split)
+    and a target is left with a required column unmatched, it is proposed once more knowing
+    which legacy columns its siblings carry: those are no candidates by elimination."""
     paired = {tp.target: tp for tp in ctx.plan.tables}
-    out = []
-    for name in ctx.plan.order:
+    order = [n for n in ctx.plan.order if paired[n].source is not None]
+
+    def propose(name: str, claimed: frozenset[str] = frozenset()) -> TableMapping:
         tp = paired[name]
-        if tp.source is None:
-            continue
-        out.append(
-            propose_table(
-                ctx,
-                ctx.target.table(name),
-                ctx.source.table(tp.source),
-                tp.confidence,
-                tp.rationale,
-            )
+        assert tp.source is not None
+        return propose_table(
+            ctx,
+            ctx.target.table(name),
+            ctx.source.table(tp.source),
+            tp.confidence,
+            tp.rationale,
+            claimed=claimed,
         )
-    return out
+
+    out = {name: propose(name) for name in order}
+    for name, mapping in out.items():
+        open_required = any(d.about == "source" and d.answer is None for d in mapping.decisions)
+        siblings = [m for n, m in out.items() if n != name and m.source == mapping.source]
+        if not (open_required and siblings):
+            continue
+        claimed = frozenset(
+            r.source
+            for m in siblings
+            for r in m.columns
+            if isinstance(r.source, str) and not r.via and r.kind not in ("uuid_key", "fk")
+        )
+        out[name] = propose(name, claimed)
+    return [out[name] for name in order]
 
 
 def propose_table(
-    ctx: MappingContext, tgt: TableInfo, src: TableInfo, confidence: float, rationale: str
+    ctx: MappingContext,
+    tgt: TableInfo,
+    src: TableInfo,
+    confidence: float,
+    rationale: str,
+    *,
+    claimed: frozenset[str] = frozenset(),
 ) -> TableMapping:
+    """One target's mapping from its legacy table. ``claimed``: legacy columns that other
+    targets fed by the same table carry (a split), left out of elimination."""
     rules: list[ColumnRule] = []
     decisions: list[Decision] = []
     used: set[str] = set()
@@ -819,7 +855,7 @@ def propose_table(
             folds[tname] = cand
         else:
             used.add(cand.column.name)
-    _eliminate(src, wanted, chosen, used)
+    _eliminate(src, wanted, chosen, used | claimed)
     for tname, (_, score, name, _) in chosen.items():
         # Not from the assignment: the enum's values, the advisor, or elimination chose it.
         evidence.setdefault(tname, {"score": score, "name": name, "unassigned": 1.0})
@@ -947,8 +983,8 @@ def _rule_for(
     ev["fit"] = round(_type_fit(scol, tcol), 4)
     ev["parse"] = float(scol.data_type != tcol.data_type and tcol.data_type in PARSEABLE_FROM_TEXT)
     conf = calibration.confidence("column", ev, raw)
-    if ev.get("tied"):
-        why += f"; the evidence scores {int(ev['tied'])} other pairing(s) as high, so it is a guess"
+    if ev.get("tied", 0.0) >= 0.5:
+        why += "; another pairing scores about as high, so the choice is close to a guess"
     if ev.get("llm"):  # a model's claim is listed for review, not trusted blindly
         conf = min(conf, LLM_CONFIDENCE_CAP)
     rule, decisions = _rule_kind(ctx, tgt, src, tcol, scol, conf, why)

@@ -68,3 +68,43 @@ def test_weak_evidence_is_guessed_flagged_and_linked_by_the_rows_own_key(
         "SELECT s.full_name, m.full_name FROM staff s JOIN staff m ON m.id = s.mentor_id "
         "ORDER BY 1",
     ) == [("Mei Lin", "Ines Duarte"), ("Olu Ade", "Tomas Berg"), ("Tomas Berg", "Ines Duarte")]
+
+
+SPLIT_LEGACY = """
+CREATE TABLE vendors (
+  vendor_id int PRIMARY KEY, vendor_nm text NOT NULL, street text, fax_no text,
+  email_addr text, notes text);
+INSERT INTO vendors VALUES
+  (1, 'Acme Bolts', '4 Quay Rd', '555-0101', 'sales@acme.test', NULL),
+  (2, 'Borg Tools', '9 Mill Ln', NULL, 'info@borg.test', NULL);
+"""
+
+SPLIT_REDESIGN = """
+CREATE TABLE vendors (id uuid PRIMARY KEY, name text NOT NULL, site text NOT NULL);
+CREATE TABLE vendor_contacts (
+  id uuid PRIMARY KEY, vendor_id uuid NOT NULL REFERENCES vendors(id), fax_number text,
+  email text);
+"""
+
+
+def test_a_split_leaves_the_one_column_its_sibling_does_not_carry(
+    make_db, tmp_path: Path
+) -> None:
+    # Nothing in the names links street and site; but the split part carries fax and email,
+    # notes holds nothing, so street is the one legacy column left for the required site.
+    _, tgt, project = planned(make_db, tmp_path, "split_left", SPLIT_LEGACY, SPLIT_REDESIGN)
+    vendors = yaml.safe_load((project / "mappings" / "vendors.yaml").read_text())
+    site = next(r for r in vendors["columns"] if r["target"] == "site")
+    assert site["source"] == "street", site
+    plan = yaml.safe_load((project / "plan.yaml").read_text())
+    assert site["confidence"] < plan["review_threshold"], site
+    ran = dbmigrate("run", "--project", str(project), "--yes")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert query(
+        tgt,
+        "SELECT v.name, v.site, c.fax_number, c.email FROM vendors v "
+        "JOIN vendor_contacts c ON c.vendor_id = v.id ORDER BY 1",
+    ) == [
+        ("Acme Bolts", "4 Quay Rd", "555-0101", "sales@acme.test"),
+        ("Borg Tools", "9 Mill Ln", None, "info@borg.test"),
+    ]

@@ -5,6 +5,7 @@ import random
 import pytest
 
 from agents.matching import calibration
+from agents.matching.assignment import ties
 from agents.matching.names import name_similarity, strip_table_words, words
 from agents.matching.values import classify_values
 
@@ -64,3 +65,17 @@ def test_calibration_is_monotone_and_puts_every_wrong_record_below_the_line() ->
     probs = [model.probability({"score": s / 10}) for s in range(11)]
     assert probs == sorted(probs) and probs[0] < 0.3 < 0.7 < probs[-1]
     assert all(model.probability(ev) < model.threshold for ev, ok in records if not ok)
+
+
+def test_a_pick_the_scores_cannot_separate_is_never_sure() -> None:
+    # Two legacy columns score the same for one target (WordNet makes state and country both
+    # a "nation"): however strong each looks, picking one is a coin toss, and is listed.
+    scores = [[0.95, 0.95, 0.2], [0.1, 0.2, 0.9]]
+    tied = ties(scores, 0, 0)
+    evidence = {"score": 0.95, "name": 1.0, "margin": 0.0, "rival": 0.85, "tied": tied}
+    assert tied == 1.0
+    assert calibration.confidence("column", evidence, 0.95) <= 0.5
+    # A clear winner is not held back by its distant rivals.
+    assert ties(scores, 1, 2) == 0.0
+    clear = {**evidence, "margin": 0.7, "tied": ties(scores, 1, 2)}
+    assert calibration.confidence("column", clear, 0.95) > 0.9

@@ -11,6 +11,7 @@ it would have to clear alone.
 {}
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,19 +48,22 @@ def runners_up(scores: Sequence[Sequence[float]], i: int, j: int) -> tuple[float
 
 def ties(
     scores: Sequence[Sequence[float]], i: int, j: int, *, shared: bool = False, tie: float = TIE
-) -> int:
-    """How many other candidates of the pair (i, j) score within ``tie`` of it: row i's other
-    columns, and column j's other rows unless columns may be ``shared`` (a legacy table feeds
-    several targets when it is split): choices the evidence cannot separate.
+) -> float:
+    """How many other candidates of the pair (i, j) the evidence cannot tell from it, counted
+    softly: each rival (row i's other columns, and column j's other rows unless columns may be
+    ``shared``, as a legacy table is by the targets it is split into) counts
+    ``exp(-(score - its score) / tie)``: 1 for an exact tie, 0.37 a ``tie`` behind, nothing
+    much beyond a few. Scores are read as carrying noise of about ``tie``, so the chance that
+    the pick is the right one among them is at most 1 / (1 + ties) (Luce's choice rule).
 
-    >>> ties([[0.9, 0.89, 0.5], [0.9, 0.2, 0.1]], 0, 0)
-    2
-    >>> ties([[0.9, 0.89, 0.5], [0.9, 0.2, 0.1]], 0, 0, shared=True)
-    1
+    >>> ties([[0.9, 0.9, 0.5], [0.9, 0.2, 0.1]], 0, 0)
+    2.0
+    >>> ties([[0.9, 0.9, 0.5], [0.9, 0.2, 0.1]], 0, 0, shared=True)
+    1.0
     """
     score = scores[i][j]
-    row = sum(1 for k, v in enumerate(scores[i]) if k != j and v > 0 and v >= score - tie)
-    if shared:
-        return row
-    col = sum(1 for k, r in enumerate(scores) if k != i and r[j] > 0 and r[j] >= score - tie)
-    return row + col
+    rivals = [v for k, v in enumerate(scores[i]) if k != j and v > 0]
+    if not shared:
+        rivals += [r[j] for k, r in enumerate(scores) if k != i and r[j] > 0]
+    soft = sum(math.exp(-max(0.0, score - v) / tie) for v in rivals)
+    return round(soft, 3) if soft >= 0.01 else 0.0
