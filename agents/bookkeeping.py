@@ -9,6 +9,7 @@ BIGINT, timestamps carry a zone, and control rows remember the last committed ke
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from psycopg import sql
@@ -143,7 +144,15 @@ def apply_once(conn: Any, schema: str, ddl: str) -> None:
     done = conn.execute(
         sql.SQL("SELECT 1 FROM {}.migration_ddl WHERE ddl_sha256 = %s").format(s), (digest,)
     ).fetchone()
-    if done:
+    # The marker is trusted only while the tables it created are there (someone may have
+    # dropped them by hand); to_regclass reads the catalog and takes no lock.
+    tables = re.findall(r"CREATE TABLE IF NOT EXISTS \{schema\}\.(\w+)", ddl)
+    present = conn.execute(
+        "SELECT bool_and(to_regclass(format('%%I.%%I', %s::text, t)) IS NOT NULL) "
+        "FROM unnest(%s::text[]) AS t",
+        (schema, tables),
+    ).fetchone()
+    if done and (not tables or (present is not None and present[0])):
         return
     conn.execute(sql.SQL(ddl).format(schema=s))
     conn.execute(

@@ -96,7 +96,14 @@ def main(argv: list[str]) -> None:
         if check:
             model = calibration.load(kind)
         elif len({ok for _, ok in rows}) < 2:
-            print(f"{kind}: {len(rows)} records, all alike: nothing to fit")
+            # No wrong (or no right) proposal to learn from: the previous fit stays in the file.
+            kept = calibration.load(kind)
+            print(
+                f"{kind}: {len(rows)} records, all alike: nothing to fit"
+                + (f"; keeping the previous fit ({kept.fitted_on})" if kept else "")
+            )
+            if kept is not None:
+                fitted.append(kept)
             continue
         else:
             model = calibration.fit(

@@ -87,9 +87,7 @@ CREATE TABLE vendor_contacts (
 """
 
 
-def test_a_split_leaves_the_one_column_its_sibling_does_not_carry(
-    make_db, tmp_path: Path
-) -> None:
+def test_a_split_leaves_the_one_column_its_sibling_does_not_carry(make_db, tmp_path: Path) -> None:
     # Nothing in the names links street and site; but the split part carries fax and email,
     # notes holds nothing, so street is the one legacy column left for the required site.
     _, tgt, project = planned(make_db, tmp_path, "split_left", SPLIT_LEGACY, SPLIT_REDESIGN)
