@@ -855,9 +855,16 @@ def propose_table(
             folds[tname] = cand
         else:
             used.add(cand.column.name)
+    before = set(chosen)
     _eliminate(src, wanted, chosen, used | claimed)
+    for tname in set(chosen) - before:
+        # Chosen because nothing else was left: no evidence of its own, so never surer than
+        # its score (listed for review). Right in every tuning case, wrong in one of six
+        # hand-written ones: too few, and too different, for the fit to vouch for it.
+        _, score, name, _ = chosen[tname]
+        evidence[tname] = {"score": score, "name": name, "unassigned": 1.0, "guess": 1.0}
     for tname, (_, score, name, _) in chosen.items():
-        # Not from the assignment: the enum's values, the advisor, or elimination chose it.
+        # Not from the assignment: the enum's values or the advisor chose it.
         evidence.setdefault(tname, {"score": score, "name": name, "unassigned": 1.0})
     for tcol in wanted:
         if tcol.name in folds:
