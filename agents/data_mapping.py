@@ -520,6 +520,7 @@ def _closest_guesses(
 
 
 def _all_null(src: TableInfo, column: str) -> bool:
+    """The profile saw the column and it held no value in any sampled row."""
     profile = src.profiles.get(column)
     return (
         profile is not None
