@@ -46,7 +46,10 @@ from agents.schema_analysis import distinct_values
 from agents.value_classifier import Classification
 from agents.value_rules import (
     DATE_FORMATS,
+    FALSE_WORDS,
     TIMESTAMP_FORMATS,
+    TRUE_WORDS,
+    date_parse_share,
     detect_date_formats,
     looks_boolean,
     looks_numeric_text,
@@ -82,6 +85,10 @@ COMPATIBLE: dict[str, set[str]] = {
     "enum": {"enum"},
     "json": {"json", "text"},
 }
+# Target types whose fit to a text column is judged by parsing its values (:func:`parse_fit`).
+PARSE_EVIDENCE = frozenset(
+    {"boolean", "date", "timestamp", "timestamptz", "numeric", "integer", "float"}
+)
 PARSEABLE_FROM_TEXT = {
     "enum",
     "boolean",
@@ -121,6 +128,34 @@ def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
     if src.data_type == "integer" and tgt.data_type in ("boolean", "enum"):
         return 0.6
     return 0.0
+
+
+def parse_fit(src: TableInfo, scol: ColumnInfo, tcol: ColumnInfo) -> float:
+    """A text column's fit to a typed target (and an integer's to a boolean), from its sampled
+    values: the share of them that parse as the target's type (dates and timestamps in any
+    known format, numbers, booleans).
+    Text whose values all parse fits as well as the type itself; text that never parses
+    cannot feed it. Without values to judge, the flat fit of parseable text."""
+    fit = _type_fit(scol, tcol)
+    read_as_text = scol.data_type == "text" and tcol.data_type in PARSE_EVIDENCE
+    flags = scol.data_type == "integer" and tcol.data_type == "boolean"  # 0/1 flags
+    if not (read_as_text or flags) or fit == 0.0:
+        return fit
+    profile = src.profiles.get(scol.name)
+    # Blank text is "no value" here, as the rules read it, not a failure to parse.
+    values = [v for v, _ in profile.top_values if v and v.strip()] if profile else []
+    if not values:
+        return fit
+    t = tcol.data_type
+    if t in ("date", "timestamp", "timestamptz"):
+        formats = DATE_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS
+        share = date_parse_share(values, formats)
+    elif t == "boolean":
+        words = TRUE_WORDS | FALSE_WORDS
+        share = sum(1 for v in values if v.strip().lower() in words) / len(values)
+    else:
+        share = looks_numeric_text(values)
+    return round(share, 4)
 
 
 def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
@@ -787,7 +822,7 @@ def propose_table(
     for tcol in wanted:
         row, name_row = [], []
         for cand in offered:
-            fit = _type_fit(cand.column, tcol)
+            fit = parse_fit(cand.table, cand.column, tcol)
             if (
                 not cand.via
                 and cand.column.name in references

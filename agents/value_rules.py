@@ -162,6 +162,20 @@ def looks_boolean(values: list[str]) -> float:
     return 1.0 if distinct <= words else 0.0
 
 
+def date_parse_share(values: list[str], candidates: list[str]) -> float:
+    """The largest share of ``values`` that one of the ``candidates`` formats parses."""
+    sample = pd.Series([v.strip() for v in values if v and v.strip()], dtype=object)
+    if sample.empty:
+        return 0.0
+    return max(
+        (
+            float(pd.to_datetime(sample, format=f, errors="coerce").notna().mean())
+            for f in candidates
+        ),
+        default=0.0,
+    )
+
+
 def detect_date_formats(values: list[str], candidates: list[str]) -> tuple[list[str], float, str]:
     """Formats that parse the sample, most successful first, with a confidence and a note.
 

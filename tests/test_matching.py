@@ -4,10 +4,12 @@ import random
 
 import pytest
 
+from agents.data_mapping import parse_fit
 from agents.matching import calibration
 from agents.matching.assignment import ties
 from agents.matching.names import name_similarity, strip_table_words, words
 from agents.matching.values import classify_values
+from agents.models import ColumnInfo, ColumnProfile, TableInfo
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,40 @@ def test_a_pick_the_scores_cannot_separate_is_never_sure() -> None:
     assert ties(scores, 1, 2) == 0.0
     clear = {**evidence, "margin": 0.7, "tied": ties(scores, 1, 2)}
     assert calibration.confidence("column", clear, 0.95) > 0.9
+
+
+def _text(name: str, values: list[str]) -> tuple[TableInfo, ColumnInfo]:
+    col = ColumnInfo(name=name, data_type="text", udt_name="text", nullable=True)
+    profile = ColumnProfile(
+        name=name,
+        rows_sampled=len(values),
+        null_count=0,
+        distinct_count=len(set(values)),
+        top_values=[(v, 1) for v in values],
+    )
+    return TableInfo(name="legacy", columns=[col], profiles={name: profile}), col
+
+
+@pytest.mark.parametrize(
+    ("values", "target", "fit"),
+    [
+        (["2002-08-14 00:00:00", "2003-05-01 09:30:00"], "timestamp", 1.0),  # a text date
+        (["Ann Smith", "Bo Li"], "timestamp", 0.0),  # names never parse
+        (["Y", "N", "NA"], "boolean", 2 / 3),  # 'NA' is a question, not a boolean
+        (["$1,234.50", "12.00"], "numeric", 1.0),  # money kept as text
+    ],
+)
+def test_text_fits_a_typed_column_as_far_as_its_values_parse(
+    values: list[str], target: str, fit: float
+) -> None:
+    table, col = _text("c", values)
+    tcol = ColumnInfo(name="t", data_type=target, udt_name=target, nullable=True)
+    assert parse_fit(table, col, tcol) == pytest.approx(fit, abs=1e-3)
+
+
+def test_an_integer_flag_fits_a_boolean_as_far_as_it_holds_zero_and_one() -> None:
+    boolean = ColumnInfo(name="t", data_type="boolean", udt_name="bool", nullable=True)
+    for values, fit in ((["0", "1"], 1.0), (["0", "1", "7", "12"], 0.5)):
+        table, col = _text("flag", values)
+        col = col.model_copy(update={"data_type": "integer", "udt_name": "int2"})
+        assert parse_fit(table, col, boolean) == pytest.approx(fit)
