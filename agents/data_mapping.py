@@ -836,11 +836,12 @@ def propose_table(
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
                 score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing
-            if (
-                cand.column.name == kept_key
-                and not cand.via
-                and (tcol.name in unique_targets or _names_legacy(tcol.name))
-            ):
+            if cand.column.name == kept_key and not cand.via and _names_legacy(tcol.name):
+                # A column named for the old system's id (legacy_id, old_key) names the legacy
+                # key by convention, whatever the key column is called: a full name match.
+                name = 1.0
+                score = max(score, 0.75 + 0.25 * fit)
+            elif cand.column.name == kept_key and not cand.via and tcol.name in unique_targets:
                 # Structural evidence, key to key: enough to clear the threshold on its own, not
                 # enough to beat a column whose name says more (it lands in review).
                 score = max(score, MATCH_THRESHOLD + 0.1 * name)
