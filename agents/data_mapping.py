@@ -10,6 +10,7 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import psycopg
@@ -146,15 +147,21 @@ def parse_fit(src: TableInfo, scol: ColumnInfo, tcol: ColumnInfo) -> float:
     values = [v for v, _ in profile.top_values if v and v.strip()] if profile else []
     if not values:
         return fit
-    t = tcol.data_type
+    return _parse_share(tuple(values), tcol.data_type)
+
+
+@lru_cache(maxsize=4096)
+def _parse_share(values: tuple[str, ...], t: str) -> float:
+    """Share of ``values`` that parse as type ``t``; cached, since every target column of one
+    type asks it again of the same legacy column in the score matrix."""
     if t in ("date", "timestamp", "timestamptz"):
         formats = DATE_FORMATS if t == "date" else TIMESTAMP_FORMATS + DATE_FORMATS
-        share = date_parse_share(values, formats)
+        share = date_parse_share(list(values), formats)
     elif t == "boolean":
         words = TRUE_WORDS | FALSE_WORDS
         share = sum(1 for v in values if v.strip().lower() in words) / len(values)
     else:
-        share = looks_numeric_text(values)
+        share = looks_numeric_text(list(values))
     return round(share, 4)
 
 
@@ -456,8 +463,7 @@ class _Candidate:
     @property
     def empty(self) -> bool:
         """Every profiled row holds NULL here."""
-        p = self.table.profiles.get(self.column.name)
-        return p is not None and p.rows_sampled > 0 and p.null_count >= p.rows_sampled
+        return _all_null(self.table, self.column.name)
 
 
 def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> list[_Candidate]:
@@ -1055,7 +1061,7 @@ def _evidence(
         "margin": round(score - other_c, 4),
         "rival": round(score - other_t, 4),
         "hops": float(len(cand.via)),
-        "tied": float(ties(scores, i, j)),
+        "tied": ties(scores, i, j),
         "nullable": float(tcol.nullable),
     }
 

@@ -101,7 +101,7 @@ def pair_tables(source: DatabaseSchema, target: DatabaseSchema) -> Pairs:
             "margin": score - other_s,
             "rival": score - other_t,
             "name": name_similarity(bare(t.name), bare(source.tables[j].name), is_table=True),
-            "tied": float(ties(matrix, i, j, shared=True)),
+            "tied": ties(matrix, i, j, shared=True),
         }
         conf = calibration.confidence("table", evidence, min(score, 0.6 + score - other_s))
         pairs[t.name] = (source.tables[j].name, conf, why, evidence)
