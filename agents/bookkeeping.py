@@ -414,6 +414,19 @@ def rejected_ids(conn: Any, schema: str, entity: str) -> list[int]:
     return [int(r[0]) for r in rows if str(r[0]).lstrip("-").isdigit()]
 
 
+def add_note(conn: Any, schema: str, table: str, note: str) -> None:
+    """Say what a step after the load changed on purpose (links written empty once a cycle's
+    other side was in), on the table's last load, where the report reads its notes."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {s}.migration_control SET notes = concat_ws('; ', nullif(notes, ''), %s) "
+            "WHERE id = (SELECT max(id) FROM {s}.migration_control WHERE table_name = %s "
+            "AND phase = 'execution')"
+        ).format(s=sql.Identifier(schema)),
+        (note, table),
+    )
+
+
 def move_to_rejected(conn: Any, schema: str, table: str, rows: int) -> None:
     """Rows counted as migrated by the table's last load that were taken out again (orphans
     of a deferred reference): the progress log says so."""

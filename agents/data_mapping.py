@@ -417,17 +417,40 @@ def _best_enum_source(
 
 def _fk_source_column(
     src: TableInfo, ref_source: str, taken: set[str] | None = None
-) -> tuple[list[str], float, str] | None:
+) -> tuple[list[str], float, str, int] | None:
     """The source columns that reference ``ref_source`` (declared or inferred), in the order
-    of the parent's key; the most confident reference not already ``taken``."""
+    of the parent's key; the most confident reference not already ``taken``. Last, how many
+    legacy rows it leaves dangling."""
     best = None
     for fk in src.foreign_keys:
         if fk.ref_table != ref_source or (taken and fk.columns[0] in taken):
             continue
-        cand = (list(fk.columns), fk.confidence, fk.rationale)
+        cand = (list(fk.columns), fk.confidence, fk.rationale, fk.dangling)
         if best is None or cand[1] > best[1]:
             best = cand
     return best
+
+
+def _orphan_decision(
+    tgt: TableInfo, column: str, src: TableInfo, cols: list[str], parent: str, dangling: int
+) -> Decision:
+    """Links the legacy data leaves dangling, in a column the redesign lets be empty: the owner
+    says whether those rows keep their other values (the link written empty, and counted) or
+    are rejected. Proposed: empty, since the redesign allows it and no row is lost."""
+    return Decision(
+        id=f"{tgt.name}.{column}.orphans",
+        about="orphans",
+        column=column,
+        question=(
+            f"{dangling} legacy {src.name} rows point at a {parent} row that does not exist "
+            f"({', '.join(cols)}). Write {tgt.name}.{column} empty for them (set_null: the rows "
+            "are migrated and the emptied links counted) or reject those rows (reject)?"
+        ),
+        options=["set_null", "reject"],
+        proposed="set_null",
+        confidence=0.5,
+        rationale="the legacy database never enforced this reference",
+    )
 
 
 PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question
@@ -733,9 +756,10 @@ def propose_table(
                 list(legacy_key),
                 0.9 if one_to_one else 0.8,
                 "split from the same legacy row (its own key)",
+                0,
             )
         if found and parent_source:
-            cols, conf, why = found
+            cols, conf, why, dangling = found
             # A reference is only as sure as the pairing of the table it points into.
             pairing = pair_confidence.get(fk.ref_table, 1.0)
             if pairing < conf:
@@ -747,14 +771,32 @@ def propose_table(
             if ref_kind == "integer":
                 used.update(cols)
             ref_col = ctx.target.table(fk.ref_table).column(fk.ref_columns[0])
+            nullable = tgt.column(tcol_name).nullable
+            # Insert, then set (agents.engine.references): a parent that loads later (a cycle),
+            # the table's own rows, or links the legacy data leaves dangling, decided per row.
+            defer = nullable and (
+                fk.ref_table == tgt.name or fk.ref_table in set_after or dangling > 0
+            )
+            if dangling:
+                why += (
+                    f"; {dangling} legacy rows point at a {parent_source} row that does not exist"
+                )
+                if nullable:
+                    decisions.append(
+                        _orphan_decision(tgt, tcol_name, src, cols, parent_source, dangling)
+                    )
+                else:
+                    why += f" ({tgt.name}.{tcol_name} is required: those rows are rejected)"
             if ref_col.data_type != "uuid" and len(cols) == 1:
-                # The parent keeps its legacy key as it was: the reference is its value, copied
-                # (the target's own constraint checks it; a dangling one is refused and rejected).
+                # The parent keeps its legacy key as it was: the reference is its value, copied.
+                # Deferred, the copy is set once the parent row is in, and only if it is.
                 rules.append(
                     ColumnRule(
                         target=tcol_name,
                         kind="copy",
                         source=cols[0],
+                        fk_target=fk.ref_table,
+                        defer=defer,
                         confidence=conf,
                         rationale=f"{src.name}.{cols[0]} -> {parent_source}: {why}; "
                         f"{fk.ref_table} keeps the legacy key, so the value is copied",
@@ -769,8 +811,7 @@ def propose_table(
                     ref_sources=cols if len(cols) > 1 else [],
                     ref_kind=ref_kind,
                     fk_target=fk.ref_table,
-                    defer=(fk.ref_table == tgt.name or fk.ref_table in set_after)
-                    and tgt.column(tcol_name).nullable,
+                    defer=defer and (fk.ref_table == tgt.name or fk.ref_table in set_after),
                     confidence=conf,
                     rationale=f"{src.name}.{', '.join(cols)} -> {parent_source}: {why}",
                 )

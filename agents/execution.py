@@ -42,7 +42,7 @@ from agents.models import (
     TableInfo,
     TableMapping,
 )
-from agents.transform import BatchResult, CodeRunner, apply_mapping
+from agents.transform import BatchResult, CodeRunner, KeptResolver, apply_mapping
 
 log = logging.getLogger(__name__)
 # What a single row can cause: bad values, constraint or row-level-security refusals. These are
@@ -539,7 +539,7 @@ class _Writer:
             )
         # Deferred references are set after the load (agents.engine.references): an upsert
         # leaves them as they are instead of blanking them on every re-run.
-        deferred = {r.target for r in mapping.columns if r.kind == "fk" and r.defer}
+        deferred = {r.target for r in references.deferred_rules(mapping)}
         others = [c for c in self.cols if c not in pk_cols and c not in deferred]
         conflict: sql.Composable = sql.SQL("DO NOTHING")
         if others:
@@ -994,6 +994,36 @@ def fk_resolver(
     return resolve
 
 
+def kept_resolver(conn: Any, schema: str, cache_limit: int = 2_000_000) -> KeptResolver:
+    """Which values of a kept key a parent table of the target holds, remembered across
+    batches like :func:`fk_resolver` (parents are committed before their children load)."""
+    held: dict[tuple[str, str], set[str]] = {}
+    asked: dict[tuple[str, str], set[str]] = {}
+
+    def resolve(table: str, column: str, values: list[str]) -> set[str]:
+        have, seen = (
+            held.setdefault((table, column), set()),
+            asked.setdefault((table, column), set()),
+        )
+        missing = [v for v in values if v not in seen]
+        if missing:
+            if len(seen) + len(missing) > cache_limit:
+                have.clear()  # bounded memory; only costs re-asking
+                seen.clear()
+                missing = list(values)
+            rows = conn.execute(
+                sql.SQL("SELECT {c}::text FROM {t} WHERE {c}::text = ANY(%s)").format(
+                    c=sql.Identifier(column), t=qualified(schema, table)
+                ),
+                (missing,),
+            ).fetchall()
+            have.update(str(r[0]) for r in rows)
+            seen.update(missing)
+        return {v for v in values if v in have}
+
+    return resolve
+
+
 def migrate_table(
     source_dsn: str,
     target_dsn: str,
@@ -1007,8 +1037,12 @@ def migrate_table(
     run_code: CodeRunner | None = None,
     on_progress: ProgressCallback | None = None,
     changed_since_xmin: int | None = None,
+    set_after: frozenset[str] = frozenset(),
 ) -> TableRun:
-    """Migrate one (approved, effective) table mapping; idempotent and resumable."""
+    """Migrate one (approved, effective) table mapping; idempotent and resumable.
+
+    Deferred references are set at the end of the load, except those to ``set_after`` (the
+    other side of a foreign-key cycle, loaded later): its validation step sets those."""
     check_mapping(mapping, source, target)
     started = time.monotonic()
     run_id = settings.run_id or uuid.uuid4().hex[:12]
@@ -1069,6 +1103,7 @@ def migrate_table(
         # their own target connection for FK lookups (parents are committed before children).
         lconn = psycopg.connect(target_dsn, autocommit=True)
         resolve = fk_resolver(lconn, bk)
+        kept = kept_resolver(lconn, tschema)
         # Bulk mode only for rows never mapped (a first load, a resume): a re-run's rows all
         # exist and must be upserted through the key. Key ranges of one table load in parallel
         # processes; parking is per table, so a range leaves the keys in place rather than race
@@ -1115,6 +1150,7 @@ def migrate_table(
                 resolve_fk=resolve,
                 run_code=run_code,
                 deferred=later,
+                resolve_kept=kept,
             )
             return res, writer.prepare(res)
 
@@ -1159,22 +1195,25 @@ def migrate_table(
             if not coordinated:
                 writer.key_parked = False
                 _restore_keys(tconn, tschema, target.name, bk)
-            if key_range is None and any(
-                r.fk_target == mapping.target for r in references.deferred_rules(mapping)
-            ):
-                # Self-references: every parent is in now, whatever the row order.
+            now = {r.fk_target or "" for r in references.deferred_rules(mapping)} - set_after
+            if key_range is None and now:
+                # Self-references and parents loaded before: every parent is in now, whatever
+                # the row order.
                 done_refs = references.complete_references(
                     source_dsn,
                     target_dsn,
                     mapping,
+                    target,
                     (settings.source_schema, tschema),
                     bk=bk,
                     role=settings.target_role,
                     run_tag=tag,
-                    parents={mapping.target},
+                    parents=now,
                 )
                 migrated -= done_refs.rejected
                 rejected += done_refs.rejected
+                for col, n in done_refs.emptied.items():
+                    nulled[col] = nulled.get(col, 0) + n
             ratio = rejected / read if read else 0.0
             if ratio > settings.max_reject_ratio:
                 msg = (

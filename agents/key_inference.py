@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import sql
 
-from agents.db import connect, qualified
+from agents.db import connect, qualified, regclass_text
 from agents.models import DatabaseSchema, ForeignKeyInfo, TableInfo
 from agents.naming import canonical_words, name_similarity
 
@@ -199,3 +199,63 @@ def _containment(
     if not total:
         return None
     return float(hit) / float(total)
+
+
+def count_dangling(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
+    """Count, per reference, the legacy rows whose parent row does not exist.
+
+    A validated constraint has none by construction. One declared ``NOT VALID``, one an engine
+    never enforced (SQLite's, carried over), and every inferred one may: the mapping agent then
+    asks whether those links are written empty or their rows rejected, instead of the target's
+    constraint refusing them one by one at run time."""
+    updated = []
+    with connect(dsn, read_only=True) as conn:
+        validated = {
+            (str(table), tuple(cols))
+            for table, cols in conn.execute(
+                "SELECT c.conrelid::regclass::text, array_agg(a.attname::text ORDER BY k.i) "
+                "FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY "
+                "AS k(attnum, i) JOIN pg_attribute a ON a.attrelid = c.conrelid "
+                "AND a.attnum = k.attnum WHERE c.contype = 'f' AND c.convalidated "
+                "GROUP BY c.oid, c.conrelid"
+            ).fetchall()
+        }
+        for table in schema.tables:
+            rel = conn.execute(
+                "SELECT %s::regclass::text", (regclass_text(schema.schema_name, table.name),)
+            ).fetchone()
+            fks = []
+            for fk in table.foreign_keys:
+                if fk.declared and rel and (rel[0], tuple(fk.columns)) in validated:
+                    fks.append(fk)
+                    continue
+                fks.append(
+                    fk.model_copy(
+                        update={"dangling": _dangling(conn, schema.schema_name, table, fk)}
+                    )
+                )
+            updated.append(table.model_copy(update={"foreign_keys": fks}))
+        conn.rollback()
+    return schema.model_copy(update={"tables": updated})
+
+
+def _dangling(conn: Any, schema: str, table: TableInfo, fk: ForeignKeyInfo) -> int:
+    present = sql.SQL(" AND ").join(
+        sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(col)) for col in fk.columns
+    )
+    match = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = c.{}").format(sql.Identifier(rc), sql.Identifier(col))
+        for col, rc in zip(fk.columns, fk.ref_columns, strict=True)
+    )
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*) FROM {t} c WHERE {present} AND NOT EXISTS "
+            "(SELECT 1 FROM {r} p WHERE {match})"
+        ).format(
+            t=qualified(schema, table.name),
+            r=qualified(schema, fk.ref_table),
+            present=present,
+            match=match,
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -42,6 +42,11 @@ class ForeignKeyInfo(Model):
     declared: bool = Field(description="True if a constraint exists; False if inferred from data")
     confidence: float = Field(default=1.0, description="1.0 for declared keys")
     rationale: str = Field(default="declared constraint", description="Why we believe it")
+    dangling: int = Field(
+        default=0,
+        description="Legacy rows whose reference finds no parent row (a constraint declared "
+        "NOT VALID, an engine that never enforced it, or a key inferred from the data)",
+    )
 
 
 class ColumnProfile(Model):
@@ -241,7 +246,9 @@ class ColumnRule(Model):
         return "set_null" if value is None or value == "null" else value
 
 
-DecisionAbout = Literal["value", "source", "constant", "format", "pairing", "cast", "key"]
+DecisionAbout = Literal[
+    "value", "source", "constant", "format", "pairing", "cast", "key", "orphans"
+]
 
 
 class Decision(Model):

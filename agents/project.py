@@ -296,7 +296,11 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
                 )
                 order.append(d.column)
             continue
-        if d.options and answer not in d.options and d.about in ("value", "format", "cast"):
+        if (
+            d.options
+            and answer not in d.options
+            and d.about in ("value", "format", "cast", "orphans")
+        ):
             raise MappingError(f"decision {d.id}: answer '{answer}' is not one of {d.options}")
         rule = rules.get(d.column)
         if d.about == "value" and rule is not None and d.key is not None:
@@ -318,6 +322,8 @@ def effective_mapping(mapping: TableMapping, *, accept_proposals: bool) -> Table
                 "key_kind": "natural",
                 "key_target": d.column,
             }
+        elif d.about == "orphans" and rule is not None:
+            rules[d.column] = rule.model_copy(update={"on_orphan": answer})
         elif d.about == "cast" and rule is not None:
             rules[d.column] = rule.model_copy(update={"reject_lossy": answer == "reject"})
         elif d.about == "format" and rule is not None:

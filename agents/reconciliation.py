@@ -69,9 +69,9 @@ def aggregate_pairs(
     when that is not simply the source column (natural and composite keys).
     """
     t = sql.Identifier(rule.target)
-    if rule.if_null is not None or (
-        rule.kind == "fk" and (rule.value_map or rule.on_orphan != "reject")
-    ):
+    # A reference the reviewer made optional is NULL where its parent is missing.
+    optional = rule.kind in ("fk", "copy") and bool(rule.fk_target) and rule.on_orphan != "reject"
+    if rule.if_null is not None or optional or (rule.kind == "fk" and rule.value_map):
         return []  # NULLs the rule rewrites have no SQL twin: compared row by row
     if rule.kind in ("uuid_key", "fk") and rule.source:
         s: sql.Composable = legacy_id if legacy_id is not None else sql.Identifier(rule.source)

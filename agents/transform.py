@@ -23,6 +23,9 @@ from agents.value_rules import Converted, to_boolean, to_date, to_enum, to_numer
 log = logging.getLogger(__name__)
 # legacy ids (as int64) -> {legacy id: uuid text}; rows absent from the result are orphans.
 FkResolver = Callable[[str, np.ndarray], Mapping[int, str]]
+# (parent table, its key column, values as text) -> the values that parent holds: references to
+# a key the redesign keeps, checked before the target's constraint would refuse them.
+KeptResolver = Callable[[str, str, list[str]], set[str]]
 # (code, frame, expected columns) -> frame: runs generated transform code (in the sandbox).
 CodeRunner = Callable[[str, pd.DataFrame, list[str]], pd.DataFrame]
 
@@ -79,11 +82,12 @@ def apply_mapping(
     resolve_fk: FkResolver,
     run_code: CodeRunner | None = None,
     deferred: frozenset[str] = frozenset(),
+    resolve_kept: KeptResolver | None = None,
 ) -> BatchResult:
     """Arrow in, Arrow out; pandas only for the parsers that need it, on their column alone.
 
-    Foreign-key rules named in ``deferred`` are written NULL here and set once their parents
-    are loaded (see :mod:`agents.engine.references`).
+    Reference rules (``fk``, or a ``copy`` of a kept key) named in ``deferred`` are written
+    NULL here and set once their parents are loaded (see :mod:`agents.engine.references`).
     """
     n = batch.num_rows
     failed = np.zeros(n, dtype=bool)
@@ -135,6 +139,9 @@ def apply_mapping(
             continue
         if rule.kind == "code":
             continue  # applied below, on the whole frame
+        if rule.target in deferred and rule.kind in ("fk", "copy"):
+            out[rule.target] = pa.nulls(n, pa.string())
+            continue
         if rule.kind == "expression":
             src = _text(batch.column(keys.expr_column(rule.target)))
         elif rule.via:
@@ -165,8 +172,6 @@ def apply_mapping(
             )
         elif rule.kind == "copy":
             out[rule.target] = src
-        elif rule.kind == "fk" and rule.target in deferred:
-            out[rule.target] = pa.nulls(n, pa.string())
         elif rule.kind == "fk":
             ref = src
             if rule.ref_kind == "natural":
@@ -243,6 +248,11 @@ def apply_mapping(
                     from_pandas=True,
                 )
 
+    if resolve_kept is not None:
+        for rule in mapping.columns:
+            if rule.kind == "copy" and rule.fk_target and rule.target not in deferred:
+                _check_kept(rule, target, out, resolve_kept, fail, nulled)
+
     # "When there is no value, write this" (a NULL flag that means false, say).
     for rule in mapping.columns:
         if rule.if_null is not None and rule.target in out:
@@ -272,6 +282,39 @@ def apply_mapping(
         legacy_keys=None if legacy_keys is None else legacy_keys.filter(keep),
         nulled=nulled or None,
     )
+
+
+def _check_kept(
+    rule: ColumnRule,
+    target: TableInfo,
+    out: dict[str, pa.Array],
+    resolve: KeptResolver,
+    fail: Callable[[np.ndarray, str, ColumnRule | None, pa.Array | None], None],
+    nulled: dict[str, int],
+) -> None:
+    """A copied reference to a kept key whose parent row is not there: rejected with the
+    reason, or written empty and counted where ``on_orphan: set_null`` says so."""
+    fk = next((f for f in target.foreign_keys if f.columns == [rule.target]), None)
+    if fk is None:
+        return
+    values = _text(out[rule.target])
+    given = values.drop_null().unique().to_pylist()
+    held = resolve(fk.ref_table, fk.ref_columns[0], given) if given else set()
+    if len(held) == len(given):
+        return
+    orphan = np.asarray(
+        pc.and_(
+            pc.invert(pc.is_in(values, value_set=pa.array(sorted(held), pa.string()))),
+            pc.is_valid(values),
+        )
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False)
+    )
+    if rule.on_orphan == "reject":
+        fail(orphan, f"references a {rule.fk_target} row that is not in the target", rule, values)
+        return
+    nulled[rule.target] = nulled.get(rule.target, 0) + int(orphan.sum())
+    out[rule.target] = pc.if_else(pa.array(orphan), pa.nulls(len(values), pa.string()), values)
 
 
 def _convert(rule: ColumnRule, tcol: ColumnInfo, src: pd.Series) -> Converted | None:

@@ -29,6 +29,7 @@ from agents.execution import (
     count_source_rows,
     filter_sql,
     fk_resolver,
+    kept_resolver,
     key_bounds,
     last_key,
     reader_for,
@@ -335,6 +336,7 @@ def check_sample_values(
             target,
             seed=entity_seed(settings.namespace, mapping.target),
             resolve_fk=fk_resolver(tconn, bk),
+            resolve_kept=kept_resolver(tconn, tschema),
             run_code=run_code,
         )
         names = [r.target for r in mapping.columns]
@@ -472,7 +474,11 @@ def _digest(columns: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
     joined = pc.binary_join_element_wise(
         *columns, "\x1f", null_handling="replace", null_replacement=NULL
     )
-    hashes = pd.util.hash_array(np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object))
+    # Not categorized: pandas' factorizer compares C strings, so every row starting with the
+    # NULL marker's NUL byte would be one category, hashed as whichever came first.
+    hashes = pd.util.hash_array(
+        np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object), categorize=False
+    )
     return hashes.astype(np.uint64), (hashes % BUCKETS).astype(np.int64)
 
 
@@ -554,6 +560,7 @@ def _row_checksums(
     with connect(source_dsn, read_only=True) as sconn, connect(target_dsn, read_only=True) as tc:
         rejected = bookkeeping.rejected_ids(tc, settings.bookkeeping_schema, mapping.target)
         resolve = fk_resolver(tc, settings.bookkeeping_schema)
+        kept = kept_resolver(tc, settings.target_schema)
         reader = reader_for(sconn, mapping, settings.source_schema, source)
         seed = entity_seed(settings.namespace, mapping.target)
         after: Cursor = None
@@ -562,7 +569,9 @@ def _row_checksums(
             page = reader.page(after, page_rows)
             if page.num_rows == 0:
                 break
-            res = apply_mapping(page, declarative, target, seed=seed, resolve_fk=resolve)
+            res = apply_mapping(
+                page, declarative, target, seed=seed, resolve_fk=resolve, resolve_kept=kept
+            )
             keep = None
             if rejected and res.legacy_ids is not None:
                 keep = pa.array(~np.isin(res.legacy_ids, rejected))

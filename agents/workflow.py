@@ -17,7 +17,7 @@ from agents.data_mapping import MappingContext, propose_mappings, propose_table
 from agents.db import connect
 from agents.errors import MappingError, MigrationError, OpenDecisionsError, SchemaAnalysisError
 from agents.execution import ExecutionSettings, check_mapping, key_bounds, source_table
-from agents.key_inference import infer_foreign_keys, infer_primary_keys
+from agents.key_inference import count_dangling, infer_foreign_keys, infer_primary_keys
 from agents.llm import LLMClient, LLMConfig
 from agents.models import (
     ColumnRule,
@@ -56,7 +56,8 @@ def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     s = project.settings
     try:
         introspected = introspect(src_dsn, schema=s.source_schema)
-        source = infer_foreign_keys(src_dsn, infer_primary_keys(src_dsn, introspected))
+        keyed = infer_foreign_keys(src_dsn, infer_primary_keys(src_dsn, introspected))
+        source = count_dangling(src_dsn, keyed)
     except MigrationError as exc:
         raise _side("source (legacy)", s.source_display, exc) from None
     try:
@@ -303,16 +304,16 @@ def load_run_inputs(project: Project, *, accept_proposals: bool) -> RunInputs:
             "Fill in `answer:` in those files, or pass --yes to accept the agents' proposals."
         )
     effective = {}
-    later = {tp.target: set(tp.set_after) for tp in plan.tables}
     for t, m in reviewed.items():
         eff = effective_mapping(m, accept_proposals=accept_proposals)
-        check_mapping(eff, source_table(eff, source), target.table(eff.target), source)
+        table = target.table(eff.target)
+        check_mapping(eff, source_table(eff, source), table, source)
         for rule in eff.columns:
-            if rule.defer and rule.fk_target not in ({t} | later.get(t, set())):
+            if rule.defer and not table.column(rule.target).nullable:
                 raise MappingError(
-                    f"{rule.target}: defer is for a self-reference or the nullable side of a "
-                    f"foreign-key cycle; {rule.fk_target} loads before {t}, so resolve it "
-                    "directly (remove defer)",
+                    f"{rule.target}: defer writes the reference after the rows load, so the "
+                    f"column must allow NULL meanwhile, and {t}.{rule.target} is NOT NULL: "
+                    "remove defer (its parent must then load first)",
                     path=f"mappings/{t}.yaml",
                 )
         effective[t] = eff

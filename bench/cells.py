@@ -243,7 +243,7 @@ def _score_table(
     for c in scored:
         exprs = c.expected or []
         if c.kind == "fk":
-            select += [f"({e})::text" for e in exprs]
+            select += _reference_exprs(c, exprs, by_name.get(c.references or ""))
             continue
         typ, builtin = types.get((tt.target, c.target), ("text", True))
         cast = typ if builtin and typ != "uuid" else "text"
@@ -332,6 +332,20 @@ def _score_table(
         list(scores.values()),
         error,
     )
+
+
+def _reference_exprs(c: ColumnTruth, exprs: list[str], parent: TableTruth | None) -> list[str]:
+    """A reference's expected parts. A link the legacy data leaves dangling (a constraint never
+    enforced) cannot stand in the redesign, whose constraint refuses it: in a column that may
+    be empty its truth is NULL (in a required one the row cannot be migrated at all)."""
+    plain = [f"({e})::text" for e in exprs]
+    if parent is None or not c.nullable or len(parent.legacy_key) != len(exprs):
+        return plain
+    match = " AND ".join(
+        f"p.{qi(k)} = ({e})" for k, e in zip(parent.legacy_key, exprs, strict=True)
+    )
+    there = f"EXISTS (SELECT 1 FROM {_sql_name(parent.source)} p WHERE {match})"
+    return [f"CASE WHEN {there} THEN {e} END" for e in plain]
 
 
 def _decode_ref(

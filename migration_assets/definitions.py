@@ -47,10 +47,11 @@ def build_definitions(*, accept_proposals: bool = False) -> dg.Definitions:
                 partitions.get(t),
                 validated_later=t in set_after,
                 also_reads=[s for s in feeds[t] if s != mappings[t].source],
+                set_after=set_after.get(t),
             )
         )
         if t in partitions or t in set_after:
-            assets.append(build_validation_asset(t, set_after.get(t)))
+            assets.append(build_validation_asset(t, set_after.get(t), partitioned=t in partitions))
     assets.append(build_report_asset(targets, partitioned=sorted(set(partitions) | set(set_after))))
     by_source: dict[str, list[str]] = {}
     for t in targets:

@@ -89,6 +89,7 @@ def build_target_asset(
     *,
     validated_later: bool = False,
     also_reads: list[str] | None = None,
+    set_after: list[str] | None = None,
 ) -> dg.AssetsDefinition:
     """One target table; with ``partitions``, one key range per partition (a backfill runs
     them in parallel, one run each) and validation moves to ``validation/<target>``, as it
@@ -149,6 +150,7 @@ def build_target_asset(
                 partition=partition,
                 on_progress=progress,
                 changed_since_xmin=int(since) if since else None,
+                set_after=frozenset(set_after or []),
             )
             deleted = 0
             if (
@@ -196,7 +198,9 @@ def build_target_asset(
     return _target
 
 
-def build_validation_asset(target: str, set_after: list[str] | None = None) -> dg.AssetsDefinition:
+def build_validation_asset(
+    target: str, set_after: list[str] | None = None, *, partitioned: bool = False
+) -> dg.AssetsDefinition:
     """Whole-table checks of a target once all its partitions are loaded, and once the tables
     of its foreign-key cycle are in (``set_after``): their references are set first."""
 
@@ -218,23 +222,31 @@ def build_validation_asset(target: str, set_after: list[str] | None = None) -> d
         settings = _settings(context, inputs, target, target_db.role)
         try:  # keys a coordinator parked for the ranges are rebuilt before anything is checked
             finish_ranges(target_db.dsn, inputs.target.table(target), settings)
-            if set_after:
+            if set_after or partitioned:
+                # A cycle's other side is in now; key ranges leave every deferred reference
+                # to this step, since a range cannot see its parents in the others.
                 done = complete_references(
                     legacy_db.dsn,
                     target_db.dsn,
                     inputs.mappings[target],
+                    inputs.target.table(target),
                     (settings.source_schema, settings.target_schema),
                     bk=settings.bookkeeping_schema,
                     role=target_db.role,
                     run_tag=f"{settings.run_id}:{target}:references",
-                    parents=set(set_after),
+                    parents=None if partitioned else set(set_after or []),
+                    note=True,
+                )
+                emptied = "".join(
+                    f"; {n} {col} link(s) to missing parents written empty (on_orphan)"
+                    for col, n in sorted(done.emptied.items())
                 )
                 context.log.info(
-                    "%s: %d references to %s set, %d orphans rejected",
+                    "%s: %d deferred references set, %d orphans rejected%s",
                     target,
                     done.updated,
-                    ", ".join(set_after),
                     done.rejected,
+                    emptied,
                 )
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc

@@ -88,6 +88,21 @@ def planned(make_db, tmp_path: Path, name: str, legacy_sql: str, target_sql: str
     return src, tgt, project
 
 
+def answer_decisions(project: Path, table: str, about: str, answers: dict[str, str]) -> list[dict]:
+    """Answer a mapping's decisions of one kind, by column, as a reviewer edits the file;
+    returns those decisions as the plan wrote them."""
+    import yaml
+
+    path = project / "mappings" / f"{table}.yaml"
+    mapping = yaml.safe_load(path.read_text())
+    asked = [d for d in mapping["decisions"] if d["about"] == about]
+    for d in asked:
+        if d["column"] in answers:
+            d["answer"] = answers[d["column"]]
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    return [{k: v for k, v in d.items() if k != "answer"} for d in asked]
+
+
 def start_ui(project: Path, port: int, **popen: Any):
     """`dbmigrate ui` on a project, as a user starts it (no inherited Dagster settings)."""
     import subprocess

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dbmigrate, planned, query
+from tests.conftest import answer_decisions, dbmigrate, planned, query
 
 LEGACY = """
 CREATE SCHEMA "HR";
@@ -58,7 +58,12 @@ def test_natural_composite_keys_and_a_backwards_hierarchy_migrate_in_one_run(
     make_db, tmp_path: Path
 ) -> None:
     src, tgt, project = planned(make_db, tmp_path, "hr", LEGACY, REDESIGN)
-    # One orphan in six rows is above the default 5% reject threshold: the owner accepts it.
+    # The plan asks about the dangling boss (proposing to empty the link); this owner rejects
+    # the row instead. One orphan in six rows is above the default 5% reject threshold: the
+    # owner accepts that too.
+    (asked,) = answer_decisions(project, "employees", "orphans", {"boss_id": "reject"})
+    assert asked["column"] == "boss_id" and asked["proposed"] == "set_null"
+    assert asked["question"].startswith("1 legacy HR.EMP rows point at a HR.EMP row")
     settings = project / "project.yaml"
     settings.write_text(
         settings.read_text().replace("max_reject_ratio: 0.05", "max_reject_ratio: 0.2")

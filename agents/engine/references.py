@@ -3,206 +3,341 @@
 A row whose parent sits in the same table (``reports_to``, ``manager_id``) may arrive before its
 parent, in the same batch or a later one; and of two tables that reference each other, one must
 load first. Such a foreign key is *deferred*: the rows load with it NULL, and once every parent
-is in, one set-based pass resolves it through ``migration_mappings``, whatever the row order, in
-one run.
+is in, one set-based pass resolves it, whatever the row order, in one run: through
+``migration_mappings`` to a UUID parent, or, to a parent that keeps its legacy key, as that
+key's value once the parent row is there. A child that keeps its own key is found by it.
+
+A reference the legacy data leaves dangling (a constraint never enforced) is deferred too, so
+that each row's link is decided once every parent is in.
 
 A row whose parent never arrived (missing in the legacy data, filtered out or rejected) is not
 left with a silently empty reference: it is taken out of the target again and goes to
 ``migration_rejects`` with the reason, and so, transitively, are the rows that pointed at it.
+Where the reviewer made the link optional (``on_orphan: set_null``) it stays empty, counted.
 """
 
-import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
 import psycopg
-import pyarrow as pa
 from psycopg import sql
 
-from agents import bookkeeping, pgcsv
+from agents import bookkeeping
 from agents.db import connect, qualified
 from agents.engine import keys
 from agents.errors import ExecutionError
-from agents.models import ColumnRule, TableMapping
+from agents.models import ColumnRule, TableInfo, TableMapping
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Completed:
-    """What a completion pass did: references set, rows taken out as orphans."""
+    """What a completion pass did: references set, rows taken out as orphans, and links the
+    reviewer made optional written empty because their parent is missing."""
 
     updated: int
     rejected: int
+    emptied: dict[str, int] = field(default_factory=dict)  # per column
 
 
 def deferred_rules(mapping: TableMapping) -> list[ColumnRule]:
-    return [r for r in mapping.columns if r.kind == "fk" and r.defer and r.fk_target]
+    """Reference rules written after the load: to a UUID parent (``fk``) or to a parent that
+    keeps its legacy key (a ``copy`` of the key's value)."""
+    return [r for r in mapping.columns if r.kind in ("fk", "copy") and r.defer and r.fk_target]
 
 
 def _ref_expr(rule: ColumnRule) -> sql.Composable:
+    if rule.kind == "copy":
+        return sql.SQL("s.{}::text").format(sql.Identifier(rule.source or ""))
     if rule.ref_kind == "natural":
         return keys.reference_id(rule)
     return keys.id_expr(rule.ref_sources or [rule.source or ""], rule.ref_kind)
 
 
-def _legacy_refs(
-    conn: psycopg.Connection, mapping: TableMapping, schema: str, rules: list[ColumnRule]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(child ids, per rule the parent id or -1) for every legacy row the mapping selects."""
+@dataclass(frozen=True)
+class _Identity:
+    """How a legacy row finds its row in the target: through ``migration_mappings`` to the
+    UUID key, or, for a key the redesign keeps, by the key's own values."""
+
+    uuid: str | None
+    kept: list[tuple[str, str]]  # (target key column, legacy column it is copied from)
+
+    def match(self) -> sql.Composable:
+        """``x`` (the target row) is ``r`` (the staged legacy row)."""
+        if self.uuid:
+            return sql.SQL("x.{} = r.tid").format(sql.Identifier(self.uuid))
+        return sql.SQL(" AND ").join(
+            sql.SQL("x.{}::text = r.{}").format(sql.Identifier(t), sql.Identifier(f"k{j}"))
+            for j, (t, _) in enumerate(self.kept)
+        )
+
+
+def _identity(mapping: TableMapping) -> _Identity:
+    if mapping.uuid_target:
+        return _Identity(mapping.uuid_target, [])
+    copies = {r.target: r.source for r in mapping.columns if r.kind == "copy" and not r.via}
+    kept = []
+    for col in mapping.target_key_columns:
+        source = copies.get(col)
+        if not isinstance(source, str):
+            raise ExecutionError(
+                f"{mapping.target}: its deferred references are set by the row's key, but key "
+                f"column {col} is not a copy of a legacy column: map it with kind: copy, or "
+                "remove defer from the references"
+            )
+        kept.append((col, source))
+    if not kept:
+        raise ExecutionError(
+            f"{mapping.target}: its deferred references are set by the row's key, and it has "
+            "none: map the target's primary key"
+        )
+    return _Identity(None, kept)
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """Where rule ``i``'s parent is looked up, and the value the reference takes."""
+
+    exists: sql.Composable  # over r: the parent row is in the target
+    join: sql.Composable  # LEFT JOIN ... p ON ...: p.value is the reference's value
+
+
+def _parent(rule: ColumnRule, i: int, table: TableInfo, schemas: tuple[str, str]) -> _Parent:
+    target_schema, book = schemas
+    r = sql.Identifier(f"r{i}")
+    if rule.kind == "fk":
+        maps = sql.SQL("{}.migration_mappings").format(sql.Identifier(book))
+        on = sql.SQL("p.entity_type = {e} AND p.legacy_id = r.{r}").format(
+            e=sql.Literal(rule.fk_target), r=r
+        )
+        return _Parent(
+            sql.SQL("EXISTS (SELECT 1 FROM {m} p WHERE {on})").format(m=maps, on=on),
+            sql.SQL(
+                "LEFT JOIN (SELECT entity_type, legacy_id, new_id AS value FROM {m}) p ON {on}"
+            ).format(m=maps, on=on),
+        )
+    fk = next((f for f in table.foreign_keys if f.columns == [rule.target]), None)
+    if fk is None:
+        raise ExecutionError(
+            f"{table.name}.{rule.target}: defer sets a kept key's reference once its parent is "
+            f"in, and the target declares no foreign key on {rule.target} to say where the "
+            "parent is: declare it, or remove defer"
+        )
+    parent = qualified(target_schema, fk.ref_table)
+    on = sql.SQL("p.{c}::text = r.{r}").format(c=sql.Identifier(fk.ref_columns[0]), r=r)
+    return _Parent(
+        sql.SQL("EXISTS (SELECT 1 FROM {t} p WHERE {on})").format(t=parent, on=on),
+        sql.SQL("LEFT JOIN (SELECT {c} AS value, {c} FROM {t}) p ON {on}").format(
+            c=sql.Identifier(fk.ref_columns[0]), t=parent, on=on
+        ),
+    )
+
+
+def _stage(
+    sconn: psycopg.Connection,
+    conn: psycopg.Connection,
+    mapping: TableMapping,
+    source_schema: str,
+    rules: list[ColumnRule],
+    identity: _Identity,
+) -> None:
+    """``_dbm_refs`` in the target session: per legacy row the mapping selects, its legacy id,
+    its kept key's values, and each deferred reference (a parent legacy id, or a kept key's
+    text); then ``tid``, its target row's UUID, and only rows that are in the target."""
     from agents.execution import filter_sql, key_id_expr, source_relation
 
-    q = sql.SQL(
-        "COPY (SELECT {k}, {refs} FROM {t} s WHERE {f}) TO STDOUT WITH (FORMAT csv)"
-    ).format(
-        k=key_id_expr(mapping),
-        refs=sql.SQL(", ").join(_ref_expr(r) for r in rules),
-        t=source_relation(mapping, schema),
+    kept = [sql.SQL("s.{}::text").format(sql.Identifier(c)) for _, c in identity.kept]
+    q = sql.SQL("COPY (SELECT {cols} FROM {t} s WHERE {f}) TO STDOUT").format(
+        cols=sql.SQL(", ").join([key_id_expr(mapping), *kept, *(_ref_expr(r) for r in rules)]),
+        t=source_relation(mapping, source_schema),
         f=filter_sql(mapping.filters),
     )
-    buf = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(q) as copy:
-        for chunk in copy:
-            buf.write(chunk)
-    names = ["child", *(f"r{i}" for i in range(len(rules)))]
-    if buf.tell() == 0:
-        return np.array([], dtype=np.int64), [np.array([], dtype=np.int64) for _ in rules]
-    buf.seek(0)
-    table = pgcsv.read(buf, names)
-
-    def ints(name: str) -> np.ndarray:
-        col = table.column(name).to_pandas()
-        return np.asarray(col.fillna(-1).astype("int64"), dtype=np.int64)
-
-    return ints("child"), [ints(f"r{i}") for i in range(len(rules))]
-
-
-def _mapped(conn: psycopg.Connection, schema: str, entity: str) -> np.ndarray:
-    rows = conn.execute(
-        sql.SQL("SELECT legacy_id FROM {}.migration_mappings WHERE entity_type = %s").format(
-            sql.Identifier(schema)
-        ),
-        (entity,),
-    ).fetchall()
-    return np.array([r[0] for r in rows], dtype=np.int64)
-
-
-def _orphans(
-    mapping: TableMapping,
-    rules: list[ColumnRule],
-    child: np.ndarray,
-    refs: list[np.ndarray],
-    mapped: dict[str, np.ndarray],
-) -> dict[int, str]:
-    """Migrated rows whose deferred parent is not migrated, with the reason; transitively for
-    self-references (a row pointing at an orphan loses its parent too)."""
-    mine = np.isin(child, mapped[mapping.target])
-    out: dict[int, str] = {}
-    while True:
-        gone = np.array(sorted(out), dtype=np.int64)
-        found = False
-        for rule, ref in zip(rules, refs, strict=True):
-            if rule.on_orphan == "set_null":
-                continue  # the reviewer made this link optional: it stays empty (counted)
-            parents = mapped[rule.fk_target or ""]
-            missing = (ref >= 0) & ~np.isin(ref, parents)
-            if rule.fk_target == mapping.target and gone.size:
-                missing |= (ref >= 0) & np.isin(ref, gone)
-            bad = mine & missing & ~np.isin(child, gone)
-            for i in np.flatnonzero(bad):
-                out[int(child[i])] = (
-                    f"{rule.target}: {rule.source} references a {rule.fk_target} row that was not "
-                    "migrated (missing, filtered out or rejected)"
-                )
-                found = True
-        if not found:
-            return out
+    cols = [
+        "child BIGINT",
+        *(f"k{j} TEXT" for j in range(len(identity.kept))),
+        *(f"r{i} {'TEXT' if r.kind == 'copy' else 'BIGINT'}" for i, r in enumerate(rules)),
+    ]
+    conn.execute("DROP TABLE IF EXISTS _dbm_refs")
+    conn.execute(f"CREATE TEMP TABLE _dbm_refs ({', '.join(cols)}, tid UUID)")
+    with (
+        sconn.cursor().copy(q) as out,
+        conn.cursor().copy(
+            sql.SQL("COPY _dbm_refs ({}) FROM STDIN").format(
+                sql.SQL(", ").join(sql.Identifier(c.split()[0]) for c in cols)
+            )
+        ) as into,
+    ):
+        for chunk in out:
+            into.write(chunk)
 
 
 def complete_references(
     source_dsn: str,
     target_dsn: str,
     mapping: TableMapping,
+    table: TableInfo,
     settings_schema: tuple[str, str],
     *,
     bk: str | None = None,
     role: str | None = None,
     run_tag: str = "",
     parents: set[str] | None = None,
+    note: bool = False,
 ) -> Completed:
-    """Set the deferred foreign keys of ``mapping``'s table (those to ``parents``, or all)
-    from the legacy data (idempotent: a re-run rewrites nothing); orphans go to the rejects.
+    """Set the deferred references of ``mapping``'s table (``table``, as the target declares
+    it) to ``parents``, or all, from the legacy data. Idempotent: a re-run rewrites nothing.
+    Orphans go to the rejects, or are written empty where ``on_orphan: set_null`` says so;
+    with ``note``, after the table's load, those are counted in its notes.
     ``settings_schema`` is the source and target default schema."""
     rules = [r for r in deferred_rules(mapping) if parents is None or r.fk_target in parents]
-    if not rules or not mapping.uuid_target:
+    if not rules:
         return Completed(0, 0)
     source_schema, target_schema = settings_schema
     book = bk or target_schema
-    with connect(source_dsn, read_only=True) as sconn:
-        child, refs = _legacy_refs(sconn, mapping, source_schema, rules)
-        sconn.rollback()
+    identity = _identity(mapping)
     s = sql.Identifier(book)
-    table = qualified(target_schema, mapping.target)
-    pk = sql.Identifier(mapping.uuid_target)
-    with connect(target_dsn, role=role, autocommit=True) as conn, conn.transaction():
-        entities = {mapping.target} | {r.fk_target or "" for r in rules}
-        mapped = {e: _mapped(conn, book, e) for e in entities}
-        orphans = _orphans(mapping, rules, child, refs, mapped)
-        if orphans:
-            try:
-                with conn.transaction():
-                    _reject_orphans(
-                        source_dsn,
-                        conn,
-                        mapping,
-                        source_schema,
-                        (target_schema, book),
-                        orphans,
-                        run_tag,
-                    )
-            except psycopg.errors.ForeignKeyViolation as exc:
-                first = next(iter(orphans.values()))
-                raise ExecutionError(
-                    f"{mapping.target}: {len(orphans)} rows point at rows that were not migrated "
-                    f"({first}), and other tables already reference them, so they cannot be "
-                    "taken out again: correct the reference in the mapping, or set "
-                    "on_orphan: set_null if the link is optional "
-                    f"(PostgreSQL: {str(exc).splitlines()[0]})"
-                ) from None
-        cols = ", ".join(f"r{i} BIGINT" for i in range(len(rules)))
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _dbm_refs (child BIGINT, {cols})")
-        conn.execute("TRUNCATE _dbm_refs")
-        keep = ~np.isin(child, np.array(sorted(orphans), dtype=np.int64))
-        # Vectorised, as the engine writes its batches: -1 (no parent) becomes NULL.
-        body = pa.table(
-            {
-                "child": pa.array(child[keep]),
-                **{f"r{i}": pa.array(ref[keep], mask=ref[keep] < 0) for i, ref in enumerate(refs)},
-            }
+    target = qualified(target_schema, mapping.target)
+    found = [_parent(r, i, table, (target_schema, book)) for i, r in enumerate(rules)]
+    with (
+        connect(source_dsn, read_only=True) as sconn,
+        connect(target_dsn, role=role, autocommit=True) as conn,
+        conn.transaction(),
+    ):
+        _stage(sconn, conn, mapping, source_schema, rules, identity)
+        sconn.rollback()
+        if identity.uuid:
+            conn.execute(
+                sql.SQL(
+                    "UPDATE _dbm_refs r SET tid = m.new_id FROM {}.migration_mappings m "
+                    "WHERE m.entity_type = %s AND m.legacy_id = r.child"
+                ).format(s),
+                (mapping.target,),
+            )
+        # Rows that are not in the target (rejected, filtered, not loaded yet) have nothing
+        # to set.
+        conn.execute(
+            sql.SQL(
+                "DELETE FROM _dbm_refs r WHERE NOT EXISTS (SELECT 1 FROM {t} x WHERE {m})"
+            ).format(t=target, m=identity.match())
         )
-        with conn.cursor().copy(sql.SQL("COPY _dbm_refs FROM STDIN WITH (FORMAT csv)")) as copy:
-            copy.write(pgcsv.write(body))
+        rejected = _take_out_orphans(
+            source_dsn,
+            conn,
+            mapping,
+            (source_schema, target_schema, book),
+            rules,
+            found,
+            identity,
+            run_tag,
+        )
+        emptied: dict[str, int] = {}
         updated = 0
-        for i, rule in enumerate(rules):
+        for i, (rule, parent) in enumerate(zip(rules, found, strict=True)):
+            r = sql.Identifier(f"r{i}")
+            if rule.on_orphan == "set_null":
+                n = _count(
+                    conn,
+                    sql.SQL(
+                        "SELECT count(*) FROM _dbm_refs r WHERE r.{r} IS NOT NULL AND NOT {e}"
+                    ).format(r=r, e=parent.exists),
+                )
+                if n:
+                    emptied[rule.target] = n
             col = sql.Identifier(rule.target)
             cur = conn.execute(
                 sql.SQL(
-                    "UPDATE {t} AS x SET {c} = v.parent FROM ("
-                    "SELECT m.new_id AS child, p.new_id AS parent FROM _dbm_refs r "
-                    "JOIN {s}.migration_mappings m ON m.entity_type = %s AND m.legacy_id = r.child "
-                    "LEFT JOIN {s}.migration_mappings p ON p.entity_type = %s "
-                    "AND p.legacy_id = r.{r}) v "
-                    "WHERE x.{pk} = v.child AND x.{c} IS DISTINCT FROM v.parent"
-                ).format(t=table, c=col, s=s, pk=pk, r=sql.Identifier(f"r{i}")),
-                (mapping.target, rule.fk_target),
+                    "UPDATE {t} AS x SET {c} = r.value FROM (SELECT r.*, p.value FROM _dbm_refs r "
+                    "{join}) r WHERE {m} AND x.{c} IS DISTINCT FROM r.value"
+                ).format(t=target, c=col, join=parent.join, m=identity.match()),
             )
             updated += cur.rowcount
+        if note and emptied:
+            bookkeeping.add_note(
+                conn,
+                book,
+                mapping.target,
+                "; ".join(
+                    f"{n} {col} reference(s) to missing parent rows written empty (on_orphan)"
+                    for col, n in sorted(emptied.items())
+                ),
+            )
     log.info(
-        "%s: %d deferred references set, %d orphans rejected", mapping.target, updated, len(orphans)
+        "%s: %d deferred references set, %d orphans rejected, %d written empty",
+        mapping.target,
+        updated,
+        rejected,
+        sum(emptied.values()),
     )
-    return Completed(updated, len(orphans))
+    return Completed(updated, rejected, emptied)
+
+
+def _count(conn: psycopg.Connection, q: sql.Composed) -> int:
+    row = conn.execute(q).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _take_out_orphans(
+    source_dsn: str,
+    conn: psycopg.Connection,
+    mapping: TableMapping,
+    schemas: tuple[str, str, str],
+    rules: list[ColumnRule],
+    found: list[_Parent],
+    identity: _Identity,
+    run_tag: str,
+) -> int:
+    """Reject the rows whose parent is missing, round after round: a row pointing at a row
+    just taken out (a self-reference) loses its parent too."""
+    source_schema, target_schema, book = schemas
+    checks = [
+        (
+            sql.SQL("r.{r} IS NOT NULL AND NOT {e}").format(r=sql.Identifier(f"r{i}"), e=p.exists),
+            f"{rule.target}: {rule.source} references a {rule.fk_target} row that was not "
+            "migrated (missing, filtered out or rejected)",
+        )
+        for i, (rule, p) in enumerate(zip(rules, found, strict=True))
+        if rule.on_orphan == "reject"
+    ]
+    if not checks:
+        return 0
+    reason = sql.SQL("CASE {} END").format(
+        sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(c, sql.Literal(w)) for c, w in checks)
+    )
+    anyone = sql.SQL(" OR ").join(c for c, _ in checks)
+    total = 0
+    while True:
+        rows = conn.execute(
+            sql.SQL("SELECT r.child, {why} FROM _dbm_refs r WHERE {any}").format(
+                why=reason, any=anyone
+            )
+        ).fetchall()
+        if not rows:
+            return total
+        orphans = {int(c): str(w) for c, w in rows}
+        try:
+            with conn.transaction():
+                _reject_orphans(
+                    source_dsn,
+                    conn,
+                    mapping,
+                    source_schema,
+                    (target_schema, book),
+                    orphans,
+                    identity,
+                    run_tag,
+                )
+        except psycopg.errors.ForeignKeyViolation as exc:
+            first = next(iter(orphans.values()))
+            raise ExecutionError(
+                f"{mapping.target}: {len(orphans)} rows point at rows that were not migrated "
+                f"({first}), and other tables already reference them, so they cannot be "
+                "taken out again: correct the reference in the mapping, or set "
+                "on_orphan: set_null if the link is optional "
+                f"(PostgreSQL: {str(exc).splitlines()[0]})"
+            ) from None
+        total += len(orphans)
 
 
 def _reject_orphans(
@@ -212,10 +347,11 @@ def _reject_orphans(
     source_schema: str,
     schemas: tuple[str, str],
     orphans: dict[int, str],
+    identity: _Identity,
     run_tag: str,
 ) -> None:
-    """Take orphans out of the target and its mappings; record them, row and reason.
-    ``schemas``: the target's default schema and the bookkeeping schema."""
+    """Take orphans out of the target, its mappings and ``_dbm_refs``; record them, row and
+    reason. ``schemas``: the target's default schema and the bookkeeping schema."""
     from agents.execution import key_id_expr, source_relation
 
     target_schema, book = schemas
@@ -231,16 +367,12 @@ def _reject_orphans(
         sconn.rollback()
     data = {int(k): str(row) for k, row in rows}
     conn.execute(
-        sql.SQL(
-            "DELETE FROM {t} WHERE {pk} IN (SELECT new_id FROM {s}.migration_mappings "
-            "WHERE entity_type = %s AND legacy_id = ANY(%s))"
-        ).format(
-            t=qualified(target_schema, mapping.target),
-            pk=sql.Identifier(mapping.uuid_target or ""),
-            s=s,
+        sql.SQL("DELETE FROM {t} x USING _dbm_refs r WHERE r.child = ANY(%s) AND {m}").format(
+            t=qualified(target_schema, mapping.target), m=identity.match()
         ),
-        (mapping.target, ids),
+        (ids,),
     )
+    conn.execute("DELETE FROM _dbm_refs WHERE child = ANY(%s)", (ids,))
     conn.execute(
         sql.SQL(
             "DELETE FROM {}.migration_mappings WHERE entity_type = %s AND legacy_id = ANY(%s)"
