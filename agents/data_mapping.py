@@ -27,6 +27,7 @@ from agents.advisors import (
 )
 from agents.code_templates import looks_like_person_names, name_split_code
 from agents.db import connect, qualified
+from agents.execution import PART
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
 from agents.matching.names import kinds, split_words, word_similarity
@@ -36,13 +37,15 @@ from agents.models import (
     DatabaseSchema,
     Decision,
     Hop,
+    MergePart,
     MigrationPlan,
     RuleKind,
     TableInfo,
     TableMapping,
+    TablePlan,
 )
 from agents.naming import canonical_words, name_similarity, strip_table_words
-from agents.planning import bare
+from agents.planning import bare, extensions
 from agents.schema_analysis import distinct_values
 from agents.value_classifier import Classification
 from agents.value_rules import (
@@ -491,21 +494,32 @@ class _Candidate:
 
 def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> list[_Candidate]:
     """Non-key columns of the tables reached from ``src`` by its (declared or inferred)
-    references, up to ``depth`` hops."""
+    references, up to ``depth`` hops, and of the tables that extend a table on the way one to
+    one (:func:`agents.planning.extensions`): their columns are the row's as much as a
+    lookup's are, reached the other way."""
     out: list[_Candidate] = []
     frontier: list[tuple[TableInfo, list[Hop]]] = [(src, [])]
     seen = {src.name}
     for _ in range(depth):
         nxt: list[tuple[TableInfo, list[Hop]]] = []
         for table, path in frontier:
-            for fk in table.foreign_keys:
-                if fk.ref_table in seen or not ctx.source.has_table(fk.ref_table):
+            steps = [
+                (
+                    ctx.source.table(fk.ref_table),
+                    Hop(
+                        table=fk.ref_table, link=dict(zip(fk.columns, fk.ref_columns, strict=True))
+                    ),
+                )
+                for fk in table.foreign_keys
+                if ctx.source.has_table(fk.ref_table)
+            ] + [
+                (side, Hop(table=side.name, link=link))
+                for side, link in extensions(ctx.source, table)
+            ]
+            for parent, hop in steps:
+                if parent.name in seen:
                     continue
-                parent = ctx.source.table(fk.ref_table)
-                hops = [
-                    *path,
-                    Hop(table=parent.name, link=dict(zip(fk.columns, fk.ref_columns, strict=True))),
-                ]
+                hops = [*path, hop]
                 seen.add(parent.name)
                 keyish = set(parent.primary_key) | {
                     c for f in parent.foreign_keys for c in f.columns
@@ -633,8 +647,13 @@ def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
             claimed=claimed,
         )
 
-    out = {name: propose(name) for name in order}
+    out = {
+        name: propose_merge(ctx, paired[name]) if paired[name].merge else propose(name)
+        for name in order
+    }
     for name, mapping in out.items():
+        if mapping.merge:
+            continue
         open_required = any(d.about == "source" and d.answer is None for d in mapping.decisions)
         siblings = [m for n, m in out.items() if n != name and m.source == mapping.source]
         if not (open_required and siblings):
@@ -647,6 +666,99 @@ def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
         )
         out[name] = propose(name, claimed)
     return [out[name] for name in order]
+
+
+MERGEABLE = ("copy", "enum", "boolean", "date", "timestamp", "numeric", "fk")
+
+
+def propose_merge(ctx: MappingContext, tp: TablePlan) -> TableMapping:
+    """A target that unites several legacy tables (``tp.merge``): each table is matched
+    against it on its own, the same evidence and selection as a single source, and the
+    answers are laid side by side as one merged relation. A merged column is named for the
+    target column it feeds and reads, per table, the column that table's matching chose; the
+    first table's rule (kind, format, references) applies to all, its value maps joined with
+    the others'. The rows are keyed by (table, legacy key) and the discriminating column
+    reads the table's name through the labels that named it. Folds and generated code stay
+    with the first table's proposal as questions: their links are not the merged row's."""
+    tgt = ctx.target.table(tp.target)
+    tables = [tp.source or "", *(t for t in tp.merge if t != tp.source)]
+    proposals = {
+        t: propose_table(ctx, tgt, ctx.source.table(t), tp.confidence, tp.rationale) for t in tables
+    }
+    first = proposals[tables[0]]
+    keys = {t: legacy_key_of(ctx.source.table(t)) for t in tables}
+    width = len(keys[tables[0]])
+    if width == 0 or any(len(k) != width for k in keys.values()):
+        return first  # no key to tell the united rows apart by: proposed as a single source
+    key_names = [f"__key{i}" for i in range(width)]
+    parts = {t: dict(zip(key_names, keys[t], strict=True)) for t in tables}
+    rules: list[ColumnRule] = []
+    key_target = tgt.primary_key[0] if len(tgt.primary_key) == 1 else None
+    if key_target and tgt.column(key_target).data_type == "uuid":
+        rules.append(
+            ColumnRule(
+                target=key_target,
+                kind="uuid_key",
+                source=key_names[0],
+                rationale=f"(table, legacy key) of each of {', '.join(tables)} becomes a stable "
+                "UUID",
+            )
+        )
+    by_table = {t: {r.target: r for r in m.columns} for t, m in proposals.items()}
+    for tcol in tgt.columns:
+        if tcol.name in (key_target, tp.merge_column):
+            continue
+        found = [
+            (t, by_table[t][tcol.name])
+            for t in tables
+            if tcol.name in by_table[t]
+            and by_table[t][tcol.name].kind in MERGEABLE
+            and isinstance(by_table[t][tcol.name].source, str)
+            and not by_table[t][tcol.name].via
+            and not by_table[t][tcol.name].ref_sources
+        ]
+        if not found:
+            continue
+        for t, rule in found:
+            parts[t][tcol.name] = rule.source or ""
+        lead = found[0][1]
+        values: dict[str, str | None] = {}
+        for _, rule in reversed(found):
+            values.update(rule.value_map)
+        rules.append(
+            lead.model_copy(
+                update={
+                    "source": tcol.name,
+                    "value_map": values,
+                    "confidence": min(r.confidence for _, r in found),
+                    "rationale": "; ".join(f"{t}.{r.source}: {r.rationale}" for t, r in found),
+                }
+            )
+        )
+    if tp.merge_column:
+        rules.append(
+            ColumnRule(
+                target=tp.merge_column,
+                kind="enum",
+                source=PART,
+                value_map={t: tp.merge[t] for t in tables},
+                confidence=tp.confidence,
+                rationale="the legacy table each row comes from, by the label that names it",
+            )
+        )
+    written = {r.target for r in rules}
+    return TableMapping(
+        target=tgt.name,
+        source=tables[0],
+        merge=[MergePart(table=t, columns=parts[t]) for t in tables],
+        key_source=[PART, *key_names],
+        key_kind="natural",
+        key_target=key_target,
+        columns=rules,
+        decisions=[d for d in first.decisions if d.column not in written],
+        confidence=tp.confidence,
+        rationale=tp.rationale,
+    )
 
 
 def propose_table(

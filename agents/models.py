@@ -364,6 +364,14 @@ class TablePlan(Model):
         default_factory=dict,
         description="The scores behind the pairing's confidence (see agents.matching.calibration)",
     )
+    merge: dict[str, str] = Field(
+        default_factory=dict,
+        description="A merge: every legacy table whose rows this target unites (source among "
+        "them) -> the label its rows take in merge_column",
+    )
+    merge_column: str | None = Field(
+        default=None, description="A merge: the target column that says which table a row is from"
+    )
 
 
 class MigrationPlan(Model):

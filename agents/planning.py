@@ -6,11 +6,14 @@ a topological sort of the *target's* foreign keys (networkx), so a child is alwa
 the parents whose UUIDs it must resolve.
 """
 
+from dataclasses import dataclass
+
 import networkx as nx
 
 from agents.errors import PlanningError
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
+from agents.matching.names import word_similarity, words
 from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
@@ -37,14 +40,36 @@ def column_coverage(
             if schema.has_table(fk.ref_table) and fk.ref_table != source.name:
                 parent = schema.table(fk.ref_table)
                 folded += [f"{bare(parent.name)}_{c.name}" for c in parent.columns]
+    # A one-to-one extension's columns are the row's own: every one of its rows has this row
+    # (the reverse holds for a lookup, whose columns count for less).
+    extended = [c for side, _ in extensions(schema, source) for c in side.columns] if schema else []
     covered = 0.0
     for col in wanted:
-        own = max((name_similarity(col.name, s.name) for s in source.columns), default=0.0)
+        own = max(
+            (name_similarity(col.name, s.name) for s in [*source.columns, *extended]),
+            default=0.0,
+        )
         if own >= 0.75:
             covered += 1
         elif max((name_similarity(col.name, n) for n in folded), default=0.0) >= 0.75:
             covered += FOLD_WEIGHT
     return covered / len(wanted)
+
+
+def extensions(schema: DatabaseSchema, table: TableInfo) -> list[tuple[TableInfo, dict[str, str]]]:
+    """Tables that extend ``table`` one to one: their reference to it is their own key (or
+    unique), so a row of ``table`` has at most one of theirs (publishers and pub_info). With
+    each, the link from ``table``'s columns to theirs."""
+    out = []
+    for other in schema.tables:
+        if other.name == table.name:
+            continue
+        for fk in other.foreign_keys:
+            own = [sorted(other.primary_key), *(sorted(u) for u in other.unique)]
+            if fk.ref_table == table.name and sorted(fk.columns) in own:
+                out.append((other, dict(zip(fk.ref_columns, fk.columns, strict=True))))
+                break
+    return out
 
 
 def bare(name: str) -> str:
@@ -141,6 +166,55 @@ def _splits(
     return out
 
 
+MERGE_LABEL = 0.9  # a label names a legacy table when a word of each is the same word
+MERGE_COVERAGE = 0.5  # ... and that table holds at least this share of the target's columns
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Several legacy tables united in one target, told apart by a column whose labels name
+    them (awards: 'player' <- AwardsPlayers, 'manager' <- AwardsManagers)."""
+
+    column: str
+    parts: dict[str, str]  # legacy table -> label
+    coverage: float  # the parts' smallest coverage of the target's columns
+
+
+def _label_fit(label: str, table: str) -> float:
+    """How surely a label names a legacy table: its best pair of words."""
+    return max(
+        (word_similarity(a, b) for a in words(label) for b in words(bare(table), is_table=True)),
+        default=0.0,
+    )
+
+
+def find_merges(source: DatabaseSchema, target: DatabaseSchema, pairs: Pairs) -> dict[str, Merge]:
+    """Structural evidence for a merge: a target column of closed labels (an enum) whose
+    labels, assigned globally, name two or more legacy tables that each cover the target's
+    columns, one of them the target's own pairing (or none). Two things must agree: the
+    labels say the rows come from several tables, and the tables hold the target's columns;
+    a discriminator alone, or same-shaped tables alone, are no merge."""
+    out: dict[str, Merge] = {}
+    for t in target.tables:
+        paired = pairs[t.name][0]
+        for col in t.columns:
+            labels = col.enum_labels or []
+            if len(labels) < 2:
+                continue
+            fits = [[_label_fit(label, s.name) for s in source.tables] for label in labels]
+            chosen = assign(fits, threshold=MERGE_LABEL)
+            parts = {source.tables[j].name: labels[i] for i, j in chosen.items()}
+            if len(parts) < 2 or (paired is not None and paired not in parts):
+                continue
+            coverage = min(column_coverage(t, source.table(s), source) for s in parts)
+            if coverage < MERGE_COVERAGE:
+                continue
+            best = out.get(t.name)
+            if best is None or (len(parts), coverage) > (len(best.parts), best.coverage):
+                out[t.name] = Merge(col.name, parts, coverage)
+    return out
+
+
 def load_order(target: DatabaseSchema) -> tuple[list[str], dict[str, list[str]]]:
     """Targets sorted so that every FK parent comes first, and the references set later.
 
@@ -196,6 +270,21 @@ def batch_size_for(table: TableInfo) -> int:
 
 def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
     pairs = pair_tables(source, target)
+    merges = find_merges(source, target, pairs)
+    for name, m in merges.items():
+        # The merge's first part is the pairing's own table when there is one.
+        first = pairs[name][0] or max(
+            m.parts, key=lambda s: column_coverage(target.table(name), source.table(s), source)
+        )
+        evidence = {"merge": 1.0, "coverage": m.coverage}
+        pairs[name] = (
+            first,
+            calibration.confidence("table", evidence, min(0.6, m.coverage)),
+            f"merge of {', '.join(m.parts)}: the labels of {name}.{m.column} name them "
+            f"({', '.join(f'{label} <- {s}' for s, label in m.parts.items())}), and each "
+            f"covers at least {m.coverage:.0%} of its columns",
+            evidence,
+        )
     order, later = load_order(target)
     tables = []
     warnings = []
@@ -223,6 +312,8 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
                 confidence=conf,
                 rationale=why,
                 evidence={k: round(v, 4) for k, v in evidence.items()},
+                merge=merges[name].parts if name in merges else {},
+                merge_column=merges[name].column if name in merges else None,
             )
         )
         if src is None:
@@ -230,10 +321,20 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
                 f"no legacy table clearly feeds {name} ({why}); it will stay empty "
                 "unless you name a source in its mapping file"
             )
-    used = {tp.source for tp in tables if tp.source}
+    used = {tp.source for tp in tables if tp.source} | {s for tp in tables for s in tp.merge}
     unmapped = sorted(s.name for s in source.tables if s.name not in used)
+    sides = {
+        side.name: table
+        for table in used
+        if source.has_table(table)
+        for side, _ in extensions(source, source.table(table))
+    }
     warnings.extend(
-        f"legacy table {s} is not migrated anywhere; check that this is intended" for s in unmapped
+        f"legacy table {s} extends {sides[s]} one to one: its columns are offered to the "
+        f"targets {sides[s]} feeds, and migrated only where a mapping reads them"
+        if s in sides
+        else f"legacy table {s} is not migrated anywhere; check that this is intended"
+        for s in unmapped
     )
     return MigrationPlan(
         order=order,

@@ -1,0 +1,66 @@
+"""Several legacy tables into one target, proposed by the agents.
+
+A union: staff and clients become one people table whose ``kind`` says which table a row came
+from; the labels of that enum name the legacy tables, and both tables hold the target's
+columns. Their ids overlap, so a row is keyed by (table, id). A one-to-one extension: the
+details a legacy system kept in a side table keyed by its parent's key are the parent row's
+own columns in the redesign.
+"""
+
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import dbmigrate, planned, query
+
+LEGACY = """
+CREATE TABLE staff (staff_no int PRIMARY KEY, email text NOT NULL, full_name text NOT NULL,
+  hired_on date);
+CREATE TABLE clients (client_id int PRIMARY KEY, email_address text NOT NULL,
+  full_name text NOT NULL);
+INSERT INTO staff VALUES (1, 'ann@corp.example', 'Ann Archer', '2019-03-01'),
+  (2, 'bo@corp.example', 'Bo Baker', NULL);
+INSERT INTO clients VALUES (1, 'cy@mail.example', 'Cy Cole'), (2, 'di@mail.example', 'Di Dunn'),
+  (3, 'ed@mail.example', 'Ed Eng');
+CREATE TABLE shop (shop_id int PRIMARY KEY, shop_name text NOT NULL);
+CREATE TABLE shop_profile (shop_id int PRIMARY KEY REFERENCES shop, opening_hours text,
+  website text);
+INSERT INTO shop VALUES (1, 'North'), (2, 'South');
+INSERT INTO shop_profile VALUES (1, '9-17', 'https://north.example');
+"""
+
+REDESIGN = """
+CREATE TYPE person_kind AS ENUM ('staff', 'client');
+CREATE TABLE people (id uuid PRIMARY KEY, kind person_kind NOT NULL, email text NOT NULL,
+  full_name text NOT NULL);
+CREATE TABLE shops (id uuid PRIMARY KEY, name text NOT NULL, opening_hours text, website text);
+"""
+
+
+def test_a_union_and_a_one_to_one_extension_are_proposed_and_migrated(
+    make_db, tmp_path: Path
+) -> None:
+    src, tgt, project = planned(make_db, tmp_path, "merges", LEGACY, REDESIGN)
+    plan = yaml.safe_load((project / "plan.yaml").read_text())
+    people = next(t for t in plan["tables"] if t["target"] == "people")
+    assert people["merge"] == {"staff": "staff", "clients": "client"}
+    assert people["merge_column"] == "kind"
+    assert people["confidence"] < plan["review_threshold"]  # a structural guess is reviewed
+    mapping = yaml.safe_load((project / "mappings" / "people.yaml").read_text())
+    parts = {p["table"]: p["columns"] for p in mapping["merge"]}
+    assert parts["clients"]["email"] == "email_address"
+
+    ran = dbmigrate("run", "--project", str(project), "--yes")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert query(tgt, "SELECT kind::text, email, full_name FROM people ORDER BY email") == [
+        ("staff", "ann@corp.example", "Ann Archer"),
+        ("staff", "bo@corp.example", "Bo Baker"),
+        ("client", "cy@mail.example", "Cy Cole"),
+        ("client", "di@mail.example", "Di Dunn"),
+        ("client", "ed@mail.example", "Ed Eng"),
+    ]
+    assert query(tgt, "SELECT count(DISTINCT id) FROM people") == [(5,)]
+    assert query(tgt, "SELECT name, opening_hours, website FROM shops ORDER BY name") == [
+        ("North", "9-17", "https://north.example"),
+        ("South", None, None),
+    ]
