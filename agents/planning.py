@@ -153,6 +153,24 @@ def _splits(
             coverage = column_coverage(t, source.table(parent_source))
             if coverage >= 0.5 and (best is None or coverage > best[0]):
                 best = (coverage, parent_source, fk.ref_table)
+        # A legacy table no target took, holding more of the target's columns than any split
+        # would, is its source by coverage alone (Town <- city: no word links the names).
+        taken = {p[0] for p in out.values() if p[0]}
+        free = [
+            (column_coverage(t, s, source), s.name) for s in source.tables if s.name not in taken
+        ]
+        cov, name = max(free, default=(0.0, ""))
+        if cov >= 0.5 and (best is None or cov > best[0]):
+            # No evidence of its own beyond coverage: a guess, bounded by its score.
+            evidence = {"coverage": cov, "guess": 1.0, "score": min(0.6, cov)}
+            out[t.name] = (
+                name,
+                calibration.confidence("table", evidence, min(0.6, cov)),
+                f"no name links them, but {name} holds {cov:.0%} of {t.name}'s columns and "
+                "no other target takes it",
+                evidence,
+            )
+            continue
         if best is not None:
             coverage, legacy, parent = best
             evidence = {"split": 1.0, "coverage": coverage}
@@ -201,7 +219,15 @@ def find_merges(source: DatabaseSchema, target: DatabaseSchema, pairs: Pairs) ->
             labels = col.enum_labels or []
             if len(labels) < 2:
                 continue
-            fits = [[_label_fit(label, s.name) for s in source.tables] for label in labels]
+            # Of the tables a label names equally well, the one holding the target's columns.
+            fits = [
+                [
+                    fit + 0.1 * column_coverage(t, s, source) if fit >= MERGE_LABEL else 0.0
+                    for s in source.tables
+                    for fit in [_label_fit(label, s.name)]
+                ]
+                for label in labels
+            ]
             chosen = assign(fits, threshold=MERGE_LABEL)
             parts = {source.tables[j].name: labels[i] for i, j in chosen.items()}
             if len(parts) < 2 or (paired is not None and paired not in parts):
@@ -276,7 +302,13 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
         first = pairs[name][0] or max(
             m.parts, key=lambda s: column_coverage(target.table(name), source.table(s), source)
         )
-        evidence = {"merge": 1.0, "coverage": m.coverage}
+        # Structure, not a fitted kind of evidence: bounded like a guess, so always reviewed.
+        evidence = {
+            "merge": 1.0,
+            "coverage": m.coverage,
+            "guess": 1.0,
+            "score": min(0.6, m.coverage),
+        }
         pairs[name] = (
             first,
             calibration.confidence("table", evidence, min(0.6, m.coverage)),

@@ -160,6 +160,11 @@ class _Mappings:
         return (legacy_key,)
 
 
+def legacy_relation(tt: TableTruth) -> str:
+    """What a target's legacy rows are read from: its table, or a merge's union (a subquery)."""
+    return f"({tt.union})" if tt.union else _sql_name(tt.source)
+
+
 def _sql_name(qualified: str) -> str:
     """A table name of the truth (``cd.members``, ``"HR"."EMPLOYEES"``, ``track``) as SQL."""
     parts = split_name(qualified)
@@ -249,7 +254,7 @@ def _score_table(
         cast = typ if builtin and typ != "uuid" else "text"
         select.append(f"(({exprs[0]})::{cast})::text")
     where = f" WHERE {filters[tt.target]}" if filters and tt.target in filters else ""
-    source = _sql_name(tt.source)
+    source = legacy_relation(tt)
     with psycopg.connect(legacy_dsn) as conn:
         try:
             total_row = conn.execute(f"SELECT count(*) FROM {source} l{where}").fetchone()  # type: ignore[arg-type]
@@ -390,6 +395,10 @@ def rule_source(mapping: dict[str, Any], rule: dict[str, Any]) -> str | None:
     if not rule.get("source"):
         return None
     via = rule.get("via") or []
+    if not via:
+        for part in mapping.get("merge") or []:
+            if rule["source"] in part.get("columns", {}):
+                return f"{part['table']}.{part['columns'][rule['source']]}"
     where = via[-1]["table"] if via else mapping.get("source", "")
     return f"{where}.{rule['source']}"
 
@@ -470,12 +479,12 @@ def reference_migration(tables: list[TableTruth], legacy_dsn: str, target_dsn: s
             key = ", ".join(f"l.{qi(k)}::text" for k in tt.legacy_key)
             first = qi(tt.legacy_key[0])
             kind_row = conn.execute(
-                f"SELECT pg_typeof(l.{first})::text FROM {_sql_name(tt.source)} l LIMIT 1"  # type: ignore[arg-type]
+                f"SELECT pg_typeof(l.{first})::text FROM {legacy_relation(tt)} l LIMIT 1"  # type: ignore[arg-type]
             ).fetchone()
             kinds[tt.target] = str(kind_row[0]) if kind_row else "text"
             exprs = [f"({e})::text" for c in tt.columns for e in (c.expected or [])]
             rows[tt.target] = conn.execute(
-                f"SELECT {', '.join([key, *exprs])} FROM {_sql_name(tt.source)} l"  # type: ignore[arg-type]
+                f"SELECT {', '.join([key, *exprs])} FROM {legacy_relation(tt)} l"  # type: ignore[arg-type]
             ).fetchall()
             if tt.key_kind in ("uuid", "split"):
                 for r in rows[tt.target]:

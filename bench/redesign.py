@@ -383,6 +383,9 @@ class TableTruth:
     columns: list[ColumnTruth]
     split_of: str | None = None
     rows: int = 0
+    # A merge: the SQL of its legacy tables' union, each row's table in column __part (then
+    # the first part of legacy_key); the scorer reads it in place of the source.
+    union: str | None = None
 
     def column(self, name: str) -> ColumnTruth:
         return next(c for c in self.columns if c.target == name)
@@ -411,6 +414,9 @@ class Case:
 
 
 # ----------------------------------------------------------------------------- generator
+PART = "__part"  # a merge truth's column naming each legacy row's table
+# Why one table's rows live in two: the words the two tables are named with.
+MERGE_WORDS = [("active", "archived"), ("current", "closed"), ("domestic", "foreign")]
 DATE_FORMATS = ["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY", "YYYYMMDD", "DD.MM.YYYY", "DD-Mon-YYYY"]
 TIMESTAMP_FORMATS = ["YYYY-MM-DD HH24:MI:SS", "DD/MM/YYYY HH24:MI:SS", "YYYYMMDDHH24MISS"]
 FLAG_STYLES = [("Y", "N"), ("T", "F"), ("1", "0"), ("yes", "no")]
@@ -592,7 +598,9 @@ class _Gen:
             t = self.catalog[q]
             tt = self._table(t, names, key_kind, target_key_col, fate, ddl_types, ddl_fks)
             truths.append(tt)
-        truths += self._maybe_split(truths, names, ddl_fks)
+        merged = self._maybe_merge(truths, fate, ddl_types)
+        if not merged:
+            truths += self._maybe_split(truths, names, ddl_fks)
         ddl_tables += [_create_table(tt) for tt in truths]
         ddl = "\n".join(ddl_types + ddl_tables + ddl_fks) + "\n"
         return Case(
@@ -912,6 +920,105 @@ class _Gen:
             compare_as="integer",
             nullable=False,
         )
+
+    def _maybe_merge(
+        self,
+        truths: list[TableTruth],
+        fate: dict[tuple[str, int], str],
+        ddl_types: list[str],
+    ) -> bool:
+        """Rows of one UUID-keyed legacy table kept in two tables of the same shape (active and
+        archived, say), one with a column or two renamed; the redesign unites them with an
+        enum column saying which table a row came from (a quarter of the cases)."""
+        if self.rng.random() >= 0.25:
+            return False
+        kept_refs = {self.catalog[q].fks[i].ref_table for (q, i), f in fate.items() if f != "drop"}
+        options = [
+            tt
+            for tt in truths
+            if tt.key_kind == "uuid"
+            and len(tt.legacy_key) == 1
+            and tt.source not in kept_refs
+            and self.catalog[tt.source].rows >= 4
+        ]
+        if not options:
+            return False
+        tt = self.rng.choice(sorted(options, key=lambda x: x.target))
+        t = self.catalog[tt.source]
+        a, b = self.rng.choice(MERGE_WORDS)
+        style = "pascal" if t.name[:1].isupper() else "snake"
+        name_a, name_b = (styled([*tokens(t.name), w], style) for w in (a, b))
+        part_a, part_b = (
+            n if t.schema == "public" else f"{t.schema}.{n}" for n in (name_a, name_b)
+        )
+        sql_a, sql_b = (f"{qi(t.schema)}.{qi(n)}" for n in (name_a, name_b))
+        key = qi(t.pk[0])
+        moved = f"md5({key}::text) < '8'"
+        with psycopg.connect(self.dsn) as conn:
+            refs = conn.execute(
+                "SELECT conrelid::regclass::text, quote_ident(conname) FROM pg_constraint "
+                "WHERE contype = 'f' AND confrelid = %s::regclass",
+                (t.sql,),
+            ).fetchall()
+        edits = [f"ALTER TABLE {child} DROP CONSTRAINT {con};" for child, con in refs]
+        edits += [
+            f"ALTER TABLE {t.sql} RENAME TO {qi(name_a)};",
+            f"CREATE TABLE {sql_b} (LIKE {sql_a} INCLUDING ALL);",
+            f"INSERT INTO {sql_b} SELECT * FROM {sql_a} WHERE {moved};",
+            f"DELETE FROM {sql_a} WHERE {moved};",
+        ]
+        edits += [
+            f"ALTER TABLE {sql_b} ADD FOREIGN KEY ({', '.join(map(qi, fk.columns))}) "
+            f"REFERENCES {self.catalog[fk.ref_table].sql} ({', '.join(map(qi, fk.ref_columns))});"
+            for fk in t.fks
+        ]
+        # The second table's keeper named a column or two their own way.
+        plain = [
+            c
+            for c in t.columns
+            if c.name not in t.pk and not any(c.name in fk.columns for fk in t.fks)
+        ]
+        renamed: dict[str, str] = {}
+        for c in self.rng.sample(plain, min(len(plain), self.rng.randint(0, 2))):
+            new = styled(rename_words(tokens(c.name), self.rng), style)
+            if new.lower() not in {x.name.lower() for x in t.columns} | {
+                n.lower() for n in renamed.values()
+            }:
+                renamed[c.name] = new
+                edits.append(f"ALTER TABLE {sql_b} RENAME COLUMN {qi(c.name)} TO {qi(new)};")
+        self.edits += edits
+        cols_b = ", ".join(
+            f"{qi(renamed[c.name])} AS {qi(c.name)}" if c.name in renamed else qi(c.name)
+            for c in t.columns
+        )
+        tt.union = (
+            f"SELECT {ql(part_a)} AS {qi(PART)}, * FROM {sql_a} UNION ALL "
+            f"SELECT {ql(part_b)}, {cols_b} FROM {sql_b}"
+        )
+        tt.source = part_a
+        tt.legacy_key = [PART, *tt.legacy_key]
+        taken = {c.target.lower() for c in tt.columns}
+        column = self.column_name(
+            [self.rng.choice(["status", "kind", "category", "origin"])], taken
+        )
+        enum = styled([*tokens(tt.target), column, "type"], "snake")
+        ddl_types.append(f"CREATE TYPE {qi(enum)} AS ENUM ({ql(a)}, {ql(b)});")
+        tt.columns.append(
+            ColumnTruth(
+                column,
+                qi(enum),
+                "enum",
+                expected=[f"CASE l.{qi(PART)} WHEN {ql(part_a)} THEN {ql(a)} ELSE {ql(b)} END"],
+                compare_as="text",
+                nullable=False,
+            )
+        )
+        self.changes.append(
+            f"merged {part_a} and {part_b} (one table's rows kept in two"
+            + (f", {', '.join(f'{k} renamed {v}' for k, v in renamed.items())}" if renamed else "")
+            + f") into {tt.target}, {column} telling them apart"
+        )
+        return True
 
     def _maybe_split(
         self, truths: list[TableTruth], names: dict[str, str], ddl_fks: list[str]
