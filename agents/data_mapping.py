@@ -57,6 +57,7 @@ from agents.value_rules import (
     detect_date_formats,
     looks_boolean,
     looks_numeric_text,
+    missing_markers,
 )
 
 MATCH_THRESHOLD = 0.6
@@ -135,19 +136,24 @@ def _type_fit(src: ColumnInfo, tgt: ColumnInfo) -> float:
 
 
 def parse_fit(src: TableInfo, scol: ColumnInfo, tcol: ColumnInfo) -> float:
-    """A text column's fit to a typed target (and an integer's to a boolean), from its sampled
-    values: the share of them that parse as the target's type (dates and timestamps in any
-    known format, numbers, booleans).
+    """A text column's fit to a typed target (and an integer's to a boolean or a date), from
+    its sampled values: the share of them that parse as the target's type (dates and
+    timestamps in any known format, numbers, booleans).
     Text whose values all parse fits as well as the type itself; text that never parses
     cannot feed it. Without values to judge, the flat fit of parseable text."""
     fit = _type_fit(scol, tcol)
     read_as_text = scol.data_type == "text" and tcol.data_type in PARSE_EVIDENCE
     flags = scol.data_type == "integer" and tcol.data_type == "boolean"  # 0/1 flags
-    if not (read_as_text or flags) or fit == 0.0:
+    # Days written as digits (20180115): an integer fits a date as far as its values read as
+    # one; any other integer does not at all.
+    digits = scol.data_type == "integer" and tcol.data_type in ("date", "timestamp", "timestamptz")
+    if not (read_as_text or flags or digits) or (fit == 0.0 and not digits):
         return fit
     profile = src.profiles.get(scol.name)
-    # Blank text is "no value" here, as the rules read it, not a failure to parse.
-    values = [v for v, _ in profile.top_values if v and v.strip()] if profile else []
+    # Blank text and missing-value markers are "no value" here, as the rules read them, not
+    # a failure to parse.
+    top = [v for v, _ in profile.top_values] if profile else []
+    values = [v for v in top if v and v.strip() and v not in missing_markers(top)]
     if not values:
         return fit
     return _parse_share(tuple(values), tcol.data_type)
@@ -1247,18 +1253,26 @@ def _rule_kind(
             confidence=conf,
             rationale=why + f"; {s} converts to {t} losslessly",
         ), []
-    values = [
+    sampled = [
         v
         for v, _ in distinct_values(
             ctx.source_dsn, ctx.source.schema_name, src.name, scol.name, limit=SAMPLE_VALUES
         )
     ]
+    # A typed target cannot hold "NA" or "NULL" as a value: those markers become NULL, in the
+    # rule's value map for the reviewer to see, and the parse evidence is the other values'.
+    markers = missing_markers(sampled)
+    values = [v for v in sampled if v not in markers]
+    nulls: dict[str, str | None] = dict.fromkeys(markers)
+    if markers:
+        why += f"; {', '.join(repr(m) for m in markers)} read as no value"
     if t == "boolean":
         b = looks_boolean(values)
         return ColumnRule(
             target=tcol.name,
             kind="boolean",
             source=scol.name,
+            value_map=nulls,
             confidence=round(min(conf, 0.5 + b / 2), 3),
             rationale=why + f"; values {sorted(set(values))[:6]} read as true/false",
         ), []
@@ -1271,6 +1285,7 @@ def _rule_kind(
             target=tcol.name,
             kind=kind,
             source=scol.name,
+            value_map=nulls,
             formats=fmts,
             timezone="UTC" if kind == "timestamp" else None,
             confidence=round(min(conf, fconf), 3),
@@ -1297,6 +1312,7 @@ def _rule_kind(
             target=tcol.name,
             kind="numeric",
             source=scol.name,
+            value_map=nulls,
             confidence=round(min(conf, ok), 3),
             rationale=f"{why}; {ok:.0%} of values read as numbers",
         ), []

@@ -232,7 +232,9 @@ def find_merges(source: DatabaseSchema, target: DatabaseSchema, pairs: Pairs) ->
             parts = {source.tables[j].name: labels[i] for i, j in chosen.items()}
             if len(parts) < 2 or (paired is not None and paired not in parts):
                 continue
-            coverage = min(column_coverage(t, source.table(s), source) for s in parts)
+            # The label column is the merge's own doing: no part holds it.
+            rest = t.model_copy(update={"columns": [c for c in t.columns if c.name != col.name]})
+            coverage = min(column_coverage(rest, source.table(s), source) for s in parts)
             if coverage < MERGE_COVERAGE:
                 continue
             best = out.get(t.name)

@@ -13,6 +13,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
+from pandas.io.parsers.readers import STR_NA_VALUES  # type: ignore[attr-defined]  # not in the stubs
+
+# The markers a legacy export writes for "no value": pandas' own read_csv defaults, a list
+# kept by its maintainers (not ours to guess). A typed column (boolean, date, number) cannot
+# hold them as values, so there they mean NULL; text and enum columns keep them (NA is also
+# Namibia, and North America).
+MISSING_MARKERS = frozenset(STR_NA_VALUES) - {""}
+
+
+def missing_markers(values: Iterable[str | None]) -> list[str]:
+    """The values among ``values`` that are a missing-value marker (``NA``, ``N/A``, ``NULL``)."""
+    return sorted({v for v in values if v is not None and v.strip() in MISSING_MARKERS})
+
 
 TRUE_WORDS = frozenset({"y", "yes", "t", "true", "1", "on", "x", "active", "enabled", "si", "ja"})
 FALSE_WORDS = frozenset({"n", "no", "f", "false", "0", "off", "inactive", "disabled", "nein"})

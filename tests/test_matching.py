@@ -100,7 +100,9 @@ def _text(name: str, values: list[str]) -> tuple[TableInfo, ColumnInfo]:
     [
         (["2002-08-14 00:00:00", "2003-05-01 09:30:00"], "timestamp", 1.0),  # a text date
         (["Ann Smith", "Bo Li"], "timestamp", 0.0),  # names never parse
-        (["Y", "N", "NA"], "boolean", 2 / 3),  # 'NA' is a question, not a boolean
+        (["Y", "N", "NA"], "boolean", 1.0),  # 'NA' is a missing-value marker (pandas' list)
+        (["Y", "N", "maybe"], "boolean", 2 / 3),  # 'maybe' is a question, not a boolean
+        (["12.5", "N/A", "7"], "numeric", 1.0),
         (["$1,234.50", "12.00"], "numeric", 1.0),  # money kept as text
     ],
 )
@@ -118,3 +120,11 @@ def test_an_integer_flag_fits_a_boolean_as_far_as_it_holds_zero_and_one() -> Non
         table, col = _text("flag", values)
         col = col.model_copy(update={"data_type": "integer", "udt_name": "int2"})
         assert parse_fit(table, col, boolean) == pytest.approx(fit)
+
+
+def test_an_integer_fits_a_date_as_far_as_its_values_read_as_days() -> None:
+    day = ColumnInfo(name="t", data_type="date", udt_name="date", nullable=True)
+    for values, fit in ((["20180115", "20171231"], 1.0), (["1", "27", "300"], 0.0)):
+        table, col = _text("n", values)
+        col = col.model_copy(update={"data_type": "integer", "udt_name": "int4"})
+        assert parse_fit(table, col, day) == pytest.approx(fit)
