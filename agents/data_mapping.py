@@ -785,6 +785,7 @@ def propose_table(
     key_target: str | list[str] | None = None
     pairs = {tp.target: tp.source for tp in ctx.plan.tables}
     pair_confidence = {tp.target: tp.confidence for tp in ctx.plan.tables}
+    merges = {tp.target: list(tp.merge) for tp in ctx.plan.tables if tp.merge}
     set_after = {p for tp in ctx.plan.tables if tp.target == tgt.name for p in tp.set_after}
 
     # 1. Primary key: any legacy key (integer, code, UUID, composite, or a unique column set
@@ -858,10 +859,25 @@ def propose_table(
         fk_cols.add(tcol_name)
         parent_source = pairs.get(fk.ref_table)
         found = _fk_source_column(src, parent_source, referencing) if parent_source else None
+        # A parent that merges several legacy tables: the reference points into one of them
+        # (the row's own, for a part split off one; else the one its legacy key references),
+        # and names it, since the merged key is (table, legacy key).
+        part = None
+        for p in merges.get(fk.ref_table, []):
+            if p == src.name and len(legacy_key) == 1 and fk.ref_table != tgt.name:
+                part, found = p, (list(legacy_key), 0.8, f"its own row in {p}, merged there", 0)
+                break
+            hit = _fk_source_column(src, p, referencing)
+            if hit is not None and len(hit[0]) == 1:
+                part, found = p, hit
+                break
+        if part is not None:
+            parent_source = part
         one_to_one = [tcol_name] == list(tgt.primary_key) or [tcol_name] in tgt.unique
         only_link = sum(1 for f in tgt.foreign_keys if f.ref_table == fk.ref_table) == 1
         if (
-            parent_source == src.name
+            part is None
+            and parent_source == src.name
             and legacy_key
             and fk.ref_table != tgt.name
             and (found is None or one_to_one or only_link)
@@ -927,7 +943,8 @@ def propose_table(
                     kind="fk",
                     source=cols[0],
                     ref_sources=cols if len(cols) > 1 else [],
-                    ref_kind=ref_kind,
+                    ref_kind="natural" if part else ref_kind,
+                    ref_part=part,
                     fk_target=fk.ref_table,
                     defer=defer and (fk.ref_table == tgt.name or fk.ref_table in set_after),
                     confidence=conf,

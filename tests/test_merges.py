@@ -2,7 +2,8 @@
 
 A union: staff and clients become one people table whose ``kind`` says which table a row came
 from; the labels of that enum name the legacy tables, and both tables hold the target's
-columns. Their ids overlap, so a row is keyed by (table, id). A one-to-one extension: the
+columns. Their ids overlap, so a row is keyed by (table, id), and a reference into the
+merge names the table it points into. A one-to-one extension: the
 details a legacy system kept in a side table keyed by its parent's key are the parent row's
 own columns in the redesign.
 """
@@ -27,6 +28,9 @@ CREATE TABLE shop_profile (shop_id int PRIMARY KEY REFERENCES shop, opening_hour
   website text);
 INSERT INTO shop VALUES (1, 'North'), (2, 'South');
 INSERT INTO shop_profile VALUES (1, '9-17', 'https://north.example');
+CREATE TABLE tickets (ticket_id int PRIMARY KEY, client_id int NOT NULL REFERENCES clients,
+  subject text NOT NULL);
+INSERT INTO tickets VALUES (10, 2, 'Refund'), (11, 3, 'Invoice copy');
 """
 
 REDESIGN = """
@@ -34,13 +38,15 @@ CREATE TYPE person_kind AS ENUM ('staff', 'client');
 CREATE TABLE people (id uuid PRIMARY KEY, kind person_kind NOT NULL, email text NOT NULL,
   full_name text NOT NULL);
 CREATE TABLE shops (id uuid PRIMARY KEY, name text NOT NULL, opening_hours text, website text);
+CREATE TABLE tickets (id uuid PRIMARY KEY, person_id uuid NOT NULL REFERENCES people(id),
+  subject text NOT NULL);
 """
 
 
 def test_a_union_and_a_one_to_one_extension_are_proposed_and_migrated(
     make_db, tmp_path: Path
 ) -> None:
-    src, tgt, project = planned(make_db, tmp_path, "merges", LEGACY, REDESIGN)
+    _, tgt, project = planned(make_db, tmp_path, "merges", LEGACY, REDESIGN)
     plan = yaml.safe_load((project / "plan.yaml").read_text())
     people = next(t for t in plan["tables"] if t["target"] == "people")
     assert people["merge"] == {"staff": "staff", "clients": "client"}
@@ -60,6 +66,13 @@ def test_a_union_and_a_one_to_one_extension_are_proposed_and_migrated(
         ("client", "ed@mail.example", "Ed Eng"),
     ]
     assert query(tgt, "SELECT count(DISTINCT id) FROM people") == [(5,)]
+    # A reference into the merge points at the row of the table it references (client 2 is
+    # Di, not staff member 2).
+    assert query(
+        tgt,
+        "SELECT t.subject, p.full_name FROM tickets t JOIN people p ON p.id = t.person_id "
+        "ORDER BY 1",
+    ) == [("Invoice copy", "Ed Eng"), ("Refund", "Di Dunn")]
     assert query(tgt, "SELECT name, opening_hours, website FROM shops ORDER BY name") == [
         ("North", "9-17", "https://north.example"),
         ("South", None, None),
