@@ -75,11 +75,21 @@ def _norm(name: str) -> str:
 def calibration_table() -> list[str]:
     """Proposals at confidence c should be right about c of the time: per bucket, how often
     they were, and the lowest confidence a wrong proposal had (where review must start)."""
-    calibration = [
-        (float(r["confidence"]), bool(r["right"]))  # type: ignore[arg-type]
+    # A rule is judged on the cells it wrote: a row that is absent (its table failed, or
+    # another rule rejected it) says nothing about this rule, as in bench/calibrate.py.
+    judged = [
+        r
         for r in RULES
-        if r["confidence"] is not None
+        if r["confidence"] is not None and int(r["cells"]) > int(r["cells_wrong_absent_row"])  # type: ignore[call-overload]
     ]
+    calibration = [
+        (
+            float(r["confidence"]),  # type: ignore[arg-type]
+            int(r["cells_wrong"]) == int(r["cells_wrong_absent_row"]),  # type: ignore[call-overload]
+        )
+        for r in judged
+    ]
+    unjudged = sum(1 for r in RULES if r["confidence"] is not None) - len(judged)
     rows = ["| confidence | rules | right | share right |", "|---|---:|---:|---:|"]
     for lo, hi in ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
         got = [ok for c, ok in calibration if lo <= c < hi]
@@ -92,6 +102,7 @@ def calibration_table() -> list[str]:
     rows.append(
         f"highest confidence of a wrong rule: {max(wrong):.3f}" if wrong else "no wrong rule"
     )
+    rows.append(f"rules whose rows were never written (not judged): {unjudged}")
     return rows
 
 
