@@ -185,7 +185,8 @@ def _splits(
 
 
 MERGE_LABEL = 0.9  # a label names a legacy table when a word of each is the same word
-MERGE_COVERAGE = 0.5  # ... and that table holds at least this share of the target's columns
+# ... and the tables hold this share of the target's columns, or of each other's
+MERGE_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ class Merge:
     column: str
     parts: dict[str, str]  # legacy table -> label
     coverage: float  # the parts' smallest coverage of the target's columns
+    alike: float  # ... and their smallest share of columns in common with the first
 
 
 def _label_fit(label: str, table: str) -> float:
@@ -206,12 +208,27 @@ def _label_fit(label: str, table: str) -> float:
     )
 
 
+def same_shape(a: TableInfo, b: TableInfo) -> float:
+    """Share of the columns of the wider of two tables that the other has too, by name and
+    type: 1.0 for one table's rows kept in two (active and archived)."""
+    hits = sum(
+        1
+        for c in a.columns
+        if any(
+            d.data_type == c.data_type and name_similarity(c.name, d.name) >= 0.75
+            for d in b.columns
+        )
+    )
+    return hits / max(len(a.columns), len(b.columns), 1)
+
+
 def find_merges(source: DatabaseSchema, target: DatabaseSchema, pairs: Pairs) -> dict[str, Merge]:
     """Structural evidence for a merge: a target column of closed labels (an enum) whose
-    labels, assigned globally, name two or more legacy tables that each cover the target's
-    columns, one of them the target's own pairing (or none). Two things must agree: the
-    labels say the rows come from several tables, and the tables hold the target's columns;
-    a discriminator alone, or same-shaped tables alone, are no merge."""
+    labels, assigned globally, name two or more legacy tables, one of them the target's own
+    pairing (or none), that hold rows of one kind: each covers the target's columns, or they
+    have the same shape (:func:`same_shape`). Two things must agree: the labels say the rows
+    come from several tables, and the tables' columns say they are rows of one thing; a
+    discriminator alone, or same-shaped tables alone, are no merge."""
     out: dict[str, Merge] = {}
     for t in target.tables:
         paired = pairs[t.name][0]
@@ -235,11 +252,14 @@ def find_merges(source: DatabaseSchema, target: DatabaseSchema, pairs: Pairs) ->
             # The label column is the merge's own doing: no part holds it.
             rest = t.model_copy(update={"columns": [c for c in t.columns if c.name != col.name]})
             coverage = min(column_coverage(rest, source.table(s), source) for s in parts)
-            if coverage < MERGE_COVERAGE:
+            tables = [source.table(s) for s in parts]
+            alike = min(same_shape(tables[0], other) for other in tables[1:])
+            # The tables hold rows of one kind: the target's columns, or each other's.
+            if max(coverage, alike) < MERGE_COVERAGE:
                 continue
             best = out.get(t.name)
             if best is None or (len(parts), coverage) > (len(best.parts), best.coverage):
-                out[t.name] = Merge(col.name, parts, coverage)
+                out[t.name] = Merge(col.name, parts, coverage, alike)
     return out
 
 
@@ -315,8 +335,9 @@ def make_plan(source: DatabaseSchema, target: DatabaseSchema) -> MigrationPlan:
             first,
             calibration.confidence("table", evidence, min(0.6, m.coverage)),
             f"merge of {', '.join(m.parts)}: the labels of {name}.{m.column} name them "
-            f"({', '.join(f'{label} <- {s}' for s, label in m.parts.items())}), and each "
-            f"covers at least {m.coverage:.0%} of its columns",
+            f"({', '.join(f'{label} <- {s}' for s, label in m.parts.items())}); each "
+            f"covers at least {m.coverage:.0%} of its columns, and they share at least "
+            f"{m.alike:.0%} of theirs",
             evidence,
         )
     order, later = load_order(target)
