@@ -675,17 +675,20 @@ def propose_mappings(ctx: MappingContext) -> list[TableMapping]:
 
 
 MERGEABLE = ("copy", "enum", "boolean", "date", "timestamp", "numeric", "fk")
+# (the kinds whose value is one column of the row, converted)
 
 
 def propose_merge(ctx: MappingContext, tp: TablePlan) -> TableMapping:
     """A target that unites several legacy tables (``tp.merge``): each table is matched
     against it on its own, the same evidence and selection as a single source, and the
     answers are laid side by side as one merged relation. A merged column is named for the
-    target column it feeds and reads, per table, the column that table's matching chose; the
-    first table's rule (kind, format, references) applies to all, its value maps joined with
-    the others'. The rows are keyed by (table, legacy key) and the discriminating column
-    reads the table's name through the labels that named it. Folds and generated code stay
-    with the first table's proposal as questions: their links are not the merged row's."""
+    target column it feeds and reads, per table, the column that table's matching chose (for
+    a fold, the columns its first step links by); the first table's rule (kind, format,
+    references) applies to all, its value maps joined with the others'. A table with nothing
+    for a column makes that rule a question, and so does a rule that reads more than one
+    column of one table (an expression, generated code). The rows are keyed by (table,
+    legacy key) and the discriminating column reads the table's name through the labels
+    that named it."""
     tgt = ctx.target.table(tp.target)
     tables = [tp.source or "", *(t for t in tp.merge if t != tp.source)]
     proposals = {
@@ -711,33 +714,54 @@ def propose_merge(ctx: MappingContext, tp: TablePlan) -> TableMapping:
             )
         )
     by_table = {t: {r.target: r for r in m.columns} for t, m in proposals.items()}
+    asked: list[Decision] = []
     for tcol in tgt.columns:
         if tcol.name in (key_target, tp.merge_column):
             continue
-        found = [
-            (t, by_table[t][tcol.name])
-            for t in tables
-            if tcol.name in by_table[t]
-            and by_table[t][tcol.name].kind in MERGEABLE
-            and isinstance(by_table[t][tcol.name].source, str)
-            and not by_table[t][tcol.name].via
-            and not by_table[t][tcol.name].ref_sources
-        ]
-        if not found:
+        offered = [(t, by_table[t][tcol.name]) for t in tables if tcol.name in by_table[t]]
+        if not offered:
+            continue  # nothing matched in any table: the first table's questions stand
+        lead = offered[0][1]
+        if not _mergeable(lead):
+            asked.append(
+                Decision(
+                    id=f"{tgt.name}.{tcol.name}.source",
+                    about="source",
+                    column=tcol.name,
+                    question=f"{tgt.name}.{tcol.name} unites {', '.join(tables)}: the agents "
+                    f"propose a {lead.kind} rule for {offered[0][0]} alone ({lead.rationale}). "
+                    "Which merged column feeds it?",
+                    rationale="a rule of this kind reads one table's own row",
+                )
+            )
             continue
+        found = [(t, r) for t, r in offered if _mergeable(r) and _same_path(lead, r)]
         for t, rule in found:
-            parts[t][tcol.name] = rule.source or ""
-        lead = found[0][1]
+            parts[t].update(_merged_columns(tcol.name, rule))
+        missing = [t for t in tables if t not in {t for t, _ in found}]
         values: dict[str, str | None] = {}
         for _, rule in reversed(found):
             values.update(rule.value_map)
+        conf = min(r.confidence for _, r in found)
+        why = "; ".join(f"{t}: {r.rationale}" for t, r in found)
+        if missing:
+            # Rows of a table with no column for it would be NULL: a question, not an answer.
+            conf = min(conf, PLAUSIBLE)
+            why += f"; {', '.join(missing)} hold nothing for it (NULL for their rows)"
+        hop = lead.via[:1]
         rules.append(
             lead.model_copy(
                 update={
-                    "source": tcol.name,
+                    "source": lead.source if hop else tcol.name,
+                    "via": [
+                        Hop(table=hop[0].table, link=_merged_link(tcol.name, hop[0])),
+                        *lead.via[1:],
+                    ]
+                    if hop
+                    else [],
                     "value_map": values,
-                    "confidence": min(r.confidence for _, r in found),
-                    "rationale": "; ".join(f"{t}.{r.source}: {r.rationale}" for t, r in found),
+                    "confidence": conf,
+                    "rationale": why,
                 }
             )
         )
@@ -761,10 +785,48 @@ def propose_merge(ctx: MappingContext, tp: TablePlan) -> TableMapping:
         key_kind="natural",
         key_target=key_target,
         columns=rules,
-        decisions=[d for d in first.decisions if d.column not in written],
+        decisions=[d for d in first.decisions if d.column not in written] + asked,
         confidence=tp.confidence,
         rationale=tp.rationale,
     )
+
+
+def _mergeable(rule: ColumnRule) -> bool:
+    """A rule that reads one column of the row (or folds one in through the row's own
+    columns), so that each merged table can supply that column."""
+    return (
+        rule.kind in MERGEABLE
+        and isinstance(rule.source, str)
+        and not rule.ref_sources
+        and not rule.ref_expressions
+        and (not rule.via or rule.kind == "copy")
+    )
+
+
+def _same_path(lead: ColumnRule, rule: ColumnRule) -> bool:
+    """Two tables' rules for one merged column agree on where the value lives: the same
+    column of the row, or the same fold to the same column."""
+    if bool(lead.via) != bool(rule.via):
+        return False
+    if not lead.via:
+        return True
+    return (
+        rule.source == lead.source
+        and [h.table for h in rule.via] == [h.table for h in lead.via]
+        and [list(h.link.values()) for h in rule.via] == [list(h.link.values()) for h in lead.via]
+    )
+
+
+def _merged_link(column: str, hop: Hop) -> dict[str, str]:
+    """A fold's first step, from the merged relation: its link columns get merged names."""
+    return {f"{column}__via{i}": b for i, b in enumerate(hop.link.values())}
+
+
+def _merged_columns(column: str, rule: ColumnRule) -> dict[str, str]:
+    """What one table supplies for a merged column: the column itself, or a fold's links."""
+    if rule.via:
+        return {f"{column}__via{i}": a for i, a in enumerate(rule.via[0].link)}
+    return {column: rule.source or ""}
 
 
 def propose_table(

@@ -270,14 +270,15 @@ def source_table(mapping: TableMapping, legacy: DatabaseSchema) -> TableInfo:
     )
 
 
-def value_expr(rule: ColumnRule, schema: str) -> sql.Composable:
+def value_expr(rule: ColumnRule, schema: str, *, merged: bool = False) -> sql.Composable:
     """The legacy value a rule reads, in SQL over the page's row (aliased ``keys.OUTER``):
-    its source column, its (checked) expression, or the value a fold looks up."""
+    its source column, its (checked) expression, or the value a fold looks up (from a
+    ``merged`` relation's row, whose columns are text)."""
     if rule.kind == "expression" and rule.expression:
         return sql.SQL("({})").format(sql.SQL(rule.expression))
     if rule.via:
         hops = [(qualified(schema, h.table), dict(h.link)) for h in rule.via]
-        return keys.fold_expr(rule.source or "", hops)
+        return keys.fold_expr(rule.source or "", hops, text_row=merged)
     return sql.Identifier(rule.source or "")
 
 
@@ -301,7 +302,9 @@ def computed_columns(
         if r.kind == "expression" and r.expression
     )
     out.extend(
-        (keys.fold_column(r.target), value_expr(r, schema)) for r in mapping.columns if r.via
+        (keys.fold_column(r.target), value_expr(r, schema, merged=bool(mapping.merge)))
+        for r in mapping.columns
+        if r.via
     )
     for r in mapping.columns:
         if r.kind == "copy" and r.cast and r.source and not r.via:

@@ -205,7 +205,11 @@ def reconcile(
             legacy_id = keys.id_expr(mapping.key_columns, mapping.key_kind)
         elif rule.kind == "fk" and rule.ref_kind == "natural" and rule.source:
             legacy_id = keys.reference_id(rule)
-        value = value_expr(rule, source_schema) if rule.via or rule.kind == "expression" else None
+        value = (
+            value_expr(rule, source_schema, merged=bool(mapping.merge))
+            if rule.via or rule.kind == "expression"
+            else None
+        )
         pairs.extend(aggregate_pairs(rule, scol, target.column(rule.target), legacy_id, value))
     key = keys.id_expr(mapping.key_columns, mapping.key_kind) if mapping.key_columns else None
     src_where = where
@@ -265,7 +269,7 @@ def reconcile(
                         (rule.source if side == "source" else rule.target) or ""
                     )
                     if side == "source" and rule.via:
-                        col = value_expr(rule, source_schema)
+                        col = value_expr(rule, source_schema, merged=bool(mapping.merge))
                     grouped_counts.append(
                         conn.execute(
                             sql.SQL("SELECT {c}::text, count(*) FROM {f} GROUP BY 1").format(

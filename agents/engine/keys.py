@@ -39,17 +39,25 @@ OUTER = "__dbm_s"  # the source table's alias in the page query, for folds to co
 
 
 def fold_expr(
-    source_column: str, hops: Sequence[tuple[sql.Composable, dict[str, str]]]
+    source_column: str,
+    hops: Sequence[tuple[sql.Composable, dict[str, str]]],
+    *,
+    text_row: bool = False,
 ) -> sql.Composable:
     """A scalar subquery walking ``hops`` (table, {previous column: this column}) from the
     page's row to the last table, returning its ``source_column``. NULL when a link is NULL
-    or missing (the rule then decides: a required column rejects the row with the reason)."""
+    or missing (the rule then decides: a required column rejects the row with the reason).
+    ``text_row``: the row is a merge's, whose columns all read as text, so the first step
+    compares as text (losing the index on the lookup's key, which a merge accepts)."""
     aliases = [sql.Identifier(f"__dbm_h{i}") for i in range(len(hops))]
     joins: list[sql.Composable] = []
     for i, (table, on) in enumerate(hops):
         prev = sql.Identifier(OUTER) if i == 0 else aliases[i - 1]
+        as_text = sql.SQL("::text" if text_row and i == 0 else "")
         cond = sql.SQL(" AND ").join(
-            sql.SQL("{}.{} = {}.{}").format(aliases[i], sql.Identifier(b), prev, sql.Identifier(a))
+            sql.SQL("{}.{}{} = {}.{}").format(
+                aliases[i], sql.Identifier(b), as_text, prev, sql.Identifier(a)
+            )
             for a, b in on.items()
         )
         joins.append(sql.SQL("{} {} ON {}").format(table, aliases[i], cond) if i else cond)
