@@ -969,7 +969,8 @@ class _Gen:
         ]
         edits += [
             f"ALTER TABLE {sql_b} ADD FOREIGN KEY ({', '.join(map(qi, fk.columns))}) "
-            f"REFERENCES {self.catalog[fk.ref_table].sql} ({', '.join(map(qi, fk.ref_columns))});"
+            f"REFERENCES {self.catalog[fk.ref_table].sql} ({', '.join(map(qi, fk.ref_columns))})"
+            " NOT VALID;"  # as the legacy data holds it: some keep links that dangle
             for fk in t.fks
         ]
         # The second table's keeper named a column or two their own way.
