@@ -414,6 +414,14 @@ def rejected_ids(conn: Any, schema: str, entity: str) -> list[int]:
     return [int(r[0]) for r in rows if str(r[0]).lstrip("-").isdigit()]
 
 
+def emptied_note(counts: dict[str, int]) -> str:
+    """Links to missing parents written empty (``on_orphan: set_null``), per column, in words."""
+    return "; ".join(
+        f"{n} {col} reference(s) to missing parent rows written empty (on_orphan)"
+        for col, n in sorted(counts.items())
+    )
+
+
 def add_note(conn: Any, schema: str, table: str, note: str) -> None:
     """Say what a step after the load changed on purpose (links written empty once a cycle's
     other side was in), on the table's last load, where the report reads its notes."""

@@ -153,7 +153,8 @@ def parse_fit(src: TableInfo, scol: ColumnInfo, tcol: ColumnInfo) -> float:
     # Blank text and missing-value markers are "no value" here, as the rules read them, not
     # a failure to parse.
     top = [v for v, _ in profile.top_values] if profile else []
-    values = [v for v in top if v and v.strip() and v not in missing_markers(top)]
+    markers = missing_markers(top)
+    values = [v for v in top if v and v.strip() and v not in markers]
     if not values:
         return fit
     return _parse_share(tuple(values), tcol.data_type)

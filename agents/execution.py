@@ -1226,10 +1226,7 @@ def migrate_table(
                 )
                 bookkeeping.finish_control(tconn, bk, control_id, status="failed", error=msg)
                 raise ExecutionError(f"{mapping.target}: {msg}")
-            notes = "; ".join(
-                f"{n} {col} reference(s) to missing parent rows written empty (on_orphan)"
-                for col, n in sorted(nulled.items())
-            )
+            notes = bookkeeping.emptied_note(nulled)
             bookkeeping.finish_control(
                 tconn, bk, control_id, status="completed", notes=notes or None
             )

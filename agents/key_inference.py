@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import sql
 
-from agents.db import connect, qualified, regclass_text
+from agents.db import connect, qualified, split_name
 from agents.models import DatabaseSchema, ForeignKeyInfo, TableInfo
 from agents.naming import canonical_words, name_similarity
 
@@ -211,29 +211,26 @@ def count_dangling(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
     updated = []
     with connect(dsn, read_only=True) as conn:
         validated = {
-            (str(table), tuple(cols))
-            for table, cols in conn.execute(
-                "SELECT c.conrelid::regclass::text, array_agg(a.attname::text ORDER BY k.i) "
-                "FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY "
-                "AS k(attnum, i) JOIN pg_attribute a ON a.attrelid = c.conrelid "
-                "AND a.attnum = k.attnum WHERE c.contype = 'f' AND c.convalidated "
-                "GROUP BY c.oid, c.conrelid"
+            (str(nsp), str(rel), tuple(cols))
+            for nsp, rel, cols in conn.execute(
+                "SELECT n.nspname, r.relname, array_agg(a.attname::text ORDER BY k.i) "
+                "FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
+                "JOIN pg_namespace n ON n.oid = r.relnamespace "
+                "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, i) "
+                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+                "WHERE c.contype = 'f' AND c.convalidated GROUP BY c.oid, n.nspname, r.relname"
             ).fetchall()
         }
         for table in schema.tables:
-            rel = conn.execute(
-                "SELECT %s::regclass::text", (regclass_text(schema.schema_name, table.name),)
-            ).fetchone()
-            fks = []
-            for fk in table.foreign_keys:
-                if fk.declared and rel and (rel[0], tuple(fk.columns)) in validated:
-                    fks.append(fk)
-                    continue
-                fks.append(
-                    fk.model_copy(
-                        update={"dangling": _dangling(conn, schema.schema_name, table, fk)}
-                    )
+            where = split_name(table.name, schema.schema_name)
+            fks = [
+                fk
+                if fk.declared and (*where, tuple(fk.columns)) in validated
+                else fk.model_copy(
+                    update={"dangling": _dangling(conn, schema.schema_name, table, fk)}
                 )
+                for fk in table.foreign_keys
+            ]
             updated.append(table.model_copy(update={"foreign_keys": fks}))
         conn.rollback()
     return schema.model_copy(update={"tables": updated})

@@ -82,6 +82,10 @@ class TableInfo(Model):
     def has_column(self, name: str) -> bool:
         return any(c.name == name for c in self.columns)
 
+    def foreign_key_on(self, column: str) -> ForeignKeyInfo | None:
+        """The single-column foreign key declared on ``column``, if any."""
+        return next((f for f in self.foreign_keys if f.columns == [column]), None)
+
 
 class DatabaseSchema(Model):
     schema_name: str = Field(default="public", description="PostgreSQL schema analysed")

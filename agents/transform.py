@@ -294,7 +294,7 @@ def _check_kept(
 ) -> None:
     """A copied reference to a kept key whose parent row is not there: rejected with the
     reason, or written empty and counted where ``on_orphan: set_null`` says so."""
-    fk = next((f for f in target.foreign_keys if f.columns == [rule.target]), None)
+    fk = target.foreign_key_on(rule.target)
     if fk is None:
         return
     values = _text(out[rule.target])

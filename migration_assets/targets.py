@@ -237,16 +237,12 @@ def build_validation_asset(
                     parents=None if partitioned else set(set_after or []),
                     note=True,
                 )
-                emptied = "".join(
-                    f"; {n} {col} link(s) to missing parents written empty (on_orphan)"
-                    for col, n in sorted(done.emptied.items())
-                )
                 context.log.info(
-                    "%s: %d deferred references set, %d orphans rejected%s",
+                    "%s: %d deferred references set, %d orphans rejected; %s",
                     target,
                     done.updated,
                     done.rejected,
-                    emptied,
+                    bookkeeping.emptied_note(done.emptied) or "no link written empty",
                 )
         except MigrationError as exc:
             raise dg.Failure(description=str(exc)) from exc

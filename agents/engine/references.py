@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from agents import bookkeeping
-from agents.db import connect, qualified
+from agents.db import connect, qualified, scalar
 from agents.engine import keys
 from agents.errors import ExecutionError
 from agents.models import ColumnRule, TableInfo, TableMapping
@@ -118,7 +118,7 @@ def _parent(rule: ColumnRule, i: int, table: TableInfo, schemas: tuple[str, str]
                 "LEFT JOIN (SELECT entity_type, legacy_id, new_id AS value FROM {m}) p ON {on}"
             ).format(m=maps, on=on),
         )
-    fk = next((f for f in table.foreign_keys if f.columns == [rule.target]), None)
+    fk = table.foreign_key_on(rule.target)
     if fk is None:
         raise ExecutionError(
             f"{table.name}.{rule.target}: defer sets a kept key's reference once its parent is "
@@ -237,11 +237,15 @@ def complete_references(
         for i, (rule, parent) in enumerate(zip(rules, found, strict=True)):
             r = sql.Identifier(f"r{i}")
             if rule.on_orphan == "set_null":
-                n = _count(
-                    conn,
-                    sql.SQL(
-                        "SELECT count(*) FROM _dbm_refs r WHERE r.{r} IS NOT NULL AND NOT {e}"
-                    ).format(r=r, e=parent.exists),
+                n = int(
+                    scalar(
+                        conn.execute(
+                            sql.SQL(
+                                "SELECT count(*) FROM _dbm_refs r "
+                                "WHERE r.{r} IS NOT NULL AND NOT {e}"
+                            ).format(r=r, e=parent.exists)
+                        )
+                    )
                 )
                 if n:
                     emptied[rule.target] = n
@@ -254,15 +258,7 @@ def complete_references(
             )
             updated += cur.rowcount
         if note and emptied:
-            bookkeeping.add_note(
-                conn,
-                book,
-                mapping.target,
-                "; ".join(
-                    f"{n} {col} reference(s) to missing parent rows written empty (on_orphan)"
-                    for col, n in sorted(emptied.items())
-                ),
-            )
+            bookkeeping.add_note(conn, book, mapping.target, bookkeeping.emptied_note(emptied))
     log.info(
         "%s: %d deferred references set, %d orphans rejected, %d written empty",
         mapping.target,
@@ -271,11 +267,6 @@ def complete_references(
         sum(emptied.values()),
     )
     return Completed(updated, rejected, emptied)
-
-
-def _count(conn: psycopg.Connection, q: sql.Composed) -> int:
-    row = conn.execute(q).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _take_out_orphans(
