@@ -493,6 +493,21 @@ class _Candidate:
     def label(self) -> str:
         return f"{self.table.name}.{self.column.name}" if self.via else self.column.name
 
+    def says_whose(self, tcol: str) -> bool:
+        """A folded value describes the row it is read from: the target column's name, or the
+        legacy column's own, names that row (``facility_name``, ``COUNTRY_NAME``, a link's
+        role: ``manager_name`` through ``manager_id``). Without that, a generic name
+        (``notes``) reads as well as this row's own new column as the lookup's."""
+        owners = {
+            w
+            for hop in self.via
+            for name in (bare(hop.table), *hop.link)
+            for w in canonical_words(name, is_table=True)
+            if not kinds(w)
+        }
+        named = {*canonical_words(tcol), *canonical_words(self.column.name)}
+        return any(word_similarity(w, o) >= 0.8 for w in named for o in owners)
+
     @property
     def empty(self) -> bool:
         """Every profiled row holds NULL here."""
@@ -1302,6 +1317,7 @@ def _evidence(
         "hops": float(len(cand.via)),
         "tied": ties(scores, i, j),
         "nullable": float(tcol.nullable),
+        **({"bare": 1.0} if cand.via and not cand.says_whose(tcol.name) else {}),
     }
 
 

@@ -33,8 +33,10 @@ DEFAULT_THRESHOLD = 0.9  # before any fit: the review line the product always ha
 L2 = 0.1  # ridge on the weights: a few hundred records must not give extreme coefficients
 # Evidence read as a bound, not fitted: ``tied`` counts the other candidates the evidence
 # cannot tell apart from the chosen one (agents.matching.assignment.ties); ``guess`` marks a
-# candidate proposed below the match threshold, never surer than its own score.
-BOUNDS = frozenset({"tied", "guess"})
+# candidate proposed below the match threshold, never surer than its own score; ``bare``
+# marks a fold whose names never say whose value it is (``notes`` read from a lookup), a
+# reading no likelier than the other one, the row's own new column: at most even odds.
+BOUNDS = frozenset({"tied", "guess", "bare"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def bounded(p: float, evidence: Mapping[str, float]) -> float:
         p = min(p, 1.0 / (1.0 + tied))
     if evidence.get("guess"):
         p = min(p, float(evidence.get("score", 0.0)))
+    if evidence.get("bare"):
+        p = min(p, 0.5)
     return p
 
 

@@ -46,7 +46,6 @@ VOWELS = frozenset("aeiou")
 CONTAINED = 0.9  # a name whose words all appear in the other: same thing, more or less said
 SAME_KIND = 0.9  # created_at / created_on: both say "a point in time"
 SYNONYM = 0.85
-GLUED = 0.95  # a reading that cuts a token in two is a guess the other name must support
 
 
 def split_words(name: str) -> list[str]:
@@ -77,16 +76,23 @@ def words(name: str, *, is_table: bool = False) -> tuple[str, ...]:
     return tuple(meaningful or out)
 
 
-def _split_readings(ws: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Every way to cut one unexplained token in two (``custid`` -> cust id, cu stid, ...)."""
+def _split_readings(ws: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[str, str]]]:
+    """Every way to cut one unexplained token in two (``custid`` -> cust id, cu stid, ...),
+    with the two pieces."""
     out = []
     for k, token in enumerate(ws):
         if 4 <= len(token) <= 14 and token.isalpha() and not is_word(token):
             for i in range(1, len(token)):
-                head, tail = token[:i], token[i:]
+                head, tail = token[:i], base_form(token[i:])
                 if len(tail) >= 2:
-                    out.append((*ws[:k], head, base_form(tail), *ws[k + 1 :]))
+                    out.append(((*ws[:k], head, tail, *ws[k + 1 :]), (head, tail)))
     return out
+
+
+def _explained(piece: str, other: tuple[str, ...]) -> bool:
+    """A piece of a cut token is a reading only if it means something: a word, or at least an
+    initial of a word of the other name (``ln`` + ``ame`` is no reading of ``lname``)."""
+    return is_word(piece) or max((word_similarity(piece, o) for o in other), default=0.0) >= 0.65
 
 
 def _merge_initials(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[str, ...]:
@@ -114,8 +120,24 @@ def _in_order(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
-def abbreviation_score(short: str, long: str) -> float:
-    """How well ``short`` reads as an abbreviation of ``long`` (0 when it cannot be one)."""
+def _abbreviates(short: str, long: str) -> bool:
+    """``short`` is a prefix of ``long`` followed by consonants of the rest, in order: how
+    abbreviations are made (``acct``: ``ac`` + c, t of "count"; ``qty``; ``ssn``). Keeping a
+    vowel while skipping the consonants around it is not (``so`` for "season": the ``o``
+    is the only letter after the ``s`` that fits, and any word with an ``o`` fits it)."""
+    for k in range(len(short), 0, -1):
+        if long.startswith(short[:k]):
+            rest = short[k:]
+            if all(ch not in VOWELS for ch in rest) and _in_order(rest, long[k:]):
+                return True
+    return False
+
+
+def abbreviation_score(short: str, long: str, *, vowels: bool = False) -> float:
+    """How well ``short`` reads as an abbreviation of ``long`` (0 when it cannot be one).
+
+    ``vowels`` admits any letters in order (a status code ``SE`` for "sent" keeps a vowel:
+    codes are coined, identifiers abbreviated); identifiers need :func:`_abbreviates`."""
     if len(short) == 1 and len(long) >= 3 and short == long[0] and short.isalpha():
         return 0.65  # an initial: f(irst) name
     if len(short) < 2 or len(long) <= len(short) or short[0] != long[0]:
@@ -124,7 +146,7 @@ def abbreviation_score(short: str, long: str) -> float:
         return 0.0
     if len(short) >= 3 and long.startswith(short):
         return 0.9
-    if not _in_order(short, long):
+    if not (_in_order(short, long) if vowels else _abbreviates(short, long)):
         return 0.0
     kept = sum(1 for ch in dict.fromkeys(_skeleton(short)) if ch in _skeleton(long))
     return 0.65 + 0.3 * min(1.0, kept / len(_skeleton(long)))
@@ -167,11 +189,14 @@ def name_similarity(a: str, b: str, *, is_table: bool = False) -> float:
     best = _similarity(wa, wb)
     if best < 0.8:
         # A token no dictionary explains may be two glued (custid, pubdate): try each split of
-        # one such token, at a small discount, and keep the reading the other name supports.
+        # one such token whose pieces both mean something, and keep the reading the other
+        # name supports best.
         for side, other, flip in ((wa, wb, False), (wb, wa, True)):
-            for variant in _split_readings(side):
+            for variant, pieces in _split_readings(side):
+                if not all(_explained(piece, other) for piece in pieces):
+                    continue
                 pair = (other, variant) if flip else (variant, other)
-                best = max(best, GLUED * _similarity(*pair))
+                best = max(best, _similarity(*pair))
     return round(best, 4)
 
 

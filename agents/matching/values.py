@@ -108,7 +108,7 @@ def _code_score(code: str, label: str) -> tuple[float, str]:
         return 0.9, f"'{code.upper()}' are the initials of '{label}'"
     if len(code) <= 3 and compact.startswith(code):
         return (0.8 if len(code) == 1 else 0.85), f"'{code.upper()}' is how '{label}' begins"
-    score = abbreviation_score(code, compact)
+    score = abbreviation_score(code, compact, vowels=True)
     if score:
         return 0.8 * score / 0.95, f"'{code}' abbreviates '{label}' (letters in order)"
     return 0.0, ""
