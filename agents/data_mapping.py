@@ -186,9 +186,17 @@ def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> fl
 
 
 def _classify(
-    ctx: "MappingContext", src: TableInfo, column: str, tcol: ColumnInfo, values: list[str]
+    ctx: "MappingContext",
+    src: TableInfo,
+    column: str,
+    tcol: ColumnInfo,
+    values: list[str],
+    *,
+    siblings: bool = True,
 ) -> list[Classification]:
-    context = _sibling_text(ctx, src, column)
+    """The advisor's labels for ``values``; with ``siblings``, the other text of each value's
+    rows is evidence too (a code's description names its label)."""
+    context = _sibling_text(ctx, src, column) if siblings else {}
     return ctx.advisor.classify(
         ValueQuestion(
             source_table=src.name,
@@ -401,7 +409,10 @@ def _best_enum_source(
         )
         if not counted:
             continue
-        results = _classify(ctx, table, scol.name, tcol, [v for v, _ in counted])
+        # The column's own values, not its rows' other text: a label a sibling column
+        # mentions is evidence for that column (person names "classify" into tiers through
+        # the membership column beside them), and that column is a candidate of its own.
+        results = _classify(ctx, table, scol.name, tcol, [v for v, _ in counted], siblings=False)
         total = sum(n for _, n in counted)
         covered = sum(
             n
@@ -556,6 +567,33 @@ def _fold_candidates(ctx: MappingContext, src: TableInfo, depth: int = 2) -> lis
     return out
 
 
+def _composite_key_homes(
+    src: TableInfo, tgt: TableInfo, legacy_key: list[str], links: set[str]
+) -> dict[str, str]:
+    """A redesign that keeps a composite legacy key as data declares it unique again: a target
+    UNIQUE constraint of as many columns (none of them a reference) as the legacy key, whose
+    columns the key's parts fit one to one by type (``UNIQUE (season, code)`` for Teams'
+    ``(yearID, teamID)``). Target column -> legacy key part; empty when the types do not
+    decide the pairing (two parts of one type are told apart by name, or not at all)."""
+    if len(legacy_key) < 2:
+        return {}
+    parts = [src.column(k) for k in legacy_key]
+    for unique in tgt.unique:
+        if len(unique) != len(parts) or set(unique) & (links | set(tgt.primary_key)):
+            continue
+        cols = [tgt.column(u) for u in unique]
+        fit = [[_type_fit(p, c) for p in parts] for c in cols]
+        homes: dict[str, str] = {}
+        for c, row in zip(cols, fit, strict=True):
+            best = [p.name for p, f in zip(parts, row, strict=True) if f == max(row) and f >= 0.9]
+            if len(best) != 1 or best[0] in homes.values():
+                break
+            homes[c.name] = best[0]
+        if len(homes) == len(parts):
+            return homes
+    return {}
+
+
 def _eliminate(
     src: TableInfo,
     wanted: list[ColumnInfo],
@@ -571,8 +609,9 @@ def _eliminate(
     ]
     for tcol in open_required:
         # A legacy foreign key holds another table's identifiers, not a measure: it is no
-        # candidate by elimination (its information travels as a reference or a fold).
-        links = {c for fk in src.foreign_keys for c in fk.columns}
+        # candidate by elimination (its information travels as a reference or a fold). The
+        # parts of a composite natural key are data too (a season, a team code).
+        links = {c for fk in src.foreign_keys if len(fk.columns) == 1 for c in fk.columns}
         left = [
             s
             for s in src.columns
@@ -1070,10 +1109,11 @@ def propose_table(
     # The legacy key stays on offer (its UUID does not use it up): a unique target column is
     # where a redesign keeps it.
     kept_key = legacy_key[0] if len(legacy_key) == 1 else None
+    key_homes = _composite_key_homes(src, tgt, legacy_key, fk_cols)
     offered = [
         _Candidate(c.name, c, src, [])
         for c in src.columns
-        if c.name not in used or c.name == kept_key
+        if c.name not in used or c.name == kept_key or c.name in key_homes.values()
     ] + _fold_candidates(ctx, src)
     unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
     scores: list[list[float]] = []
@@ -1101,7 +1141,10 @@ def propose_table(
                 # key by convention, whatever the key column is called: a full name match.
                 name = 1.0
                 score = max(score, 0.75 + 0.25 * fit)
-            elif cand.column.name == kept_key and not cand.via and tcol.name in unique_targets:
+            elif not cand.via and (
+                (cand.column.name == kept_key and tcol.name in unique_targets)
+                or key_homes.get(tcol.name) == cand.column.name
+            ):
                 # Structural evidence, key to key: enough to clear the threshold on its own, not
                 # enough to beat a column whose name says more (it lands in review).
                 score = max(score, MATCH_THRESHOLD + 0.1 * name)

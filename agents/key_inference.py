@@ -139,7 +139,9 @@ def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
             declared = {tuple(fk.columns) for fk in table.foreign_keys}
             found = list(table.foreign_keys)
             for col in table.columns:
-                if (col.name,) in declared or col.name in table.primary_key:
+                # A table's own single key is no reference; the parts of a composite key
+                # usually are (playlist_track, a season's salaries by team and player).
+                if (col.name,) in declared or table.primary_key == [col.name]:
                     continue
                 if col.data_type not in ("integer", "text", "uuid"):
                     continue
@@ -154,7 +156,7 @@ def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
                     if evidence < 0.75:
                         continue
                     containment = _containment(
-                        conn, schema.schema_name, table.name, col.name, ref.name, ref_col.name
+                        conn, schema.schema_name, table.name, [col.name], ref.name, [ref_col.name]
                     )
                     if containment is None or containment < MIN_CONTAINMENT:
                         continue
@@ -176,23 +178,83 @@ def infer_foreign_keys(dsn: str, schema: DatabaseSchema) -> DatabaseSchema:
                             ),
                         )
                     )
+            found += _composite_references(conn, schema, table, {tuple(f.columns) for f in found})
             updated.append(table.model_copy(update={"foreign_keys": found}))
         conn.rollback()
     return schema.model_copy(update={"tables": updated})
 
 
+def _composite_references(
+    conn: Any, schema: DatabaseSchema, table: TableInfo, known: set[tuple[str, ...]]
+) -> list[ForeignKeyInfo]:
+    """References to a composite key (``(yearID, teamID)`` -> Teams): ``table`` holds a column
+    named like each part of the other table's key, of its type, and the value tuples are found
+    there. A composite natural key is spelled the same wherever it is copied, so the names
+    must agree nearly exactly; the values then decide, as for a single column."""
+    out = []
+    for ref in schema.tables:
+        if ref.name == table.name or len(ref.primary_key) < 2:
+            continue
+        cols: list[str] = []
+        for part in ref.primary_key:
+            ref_col = ref.column(part)
+            match = max(
+                (
+                    (name_similarity(c.name, part), c.name)
+                    for c in table.columns
+                    if c.data_type == ref_col.data_type and c.name not in cols
+                ),
+                default=(0.0, ""),
+            )
+            if match[0] < 0.9:
+                break
+            cols.append(match[1])
+        if len(cols) != len(ref.primary_key) or tuple(cols) in known:
+            continue
+        if sorted(cols) == sorted(table.primary_key) and len(table.primary_key) == len(cols):
+            continue  # the same key on both sides: one to one, an extension at most
+        containment = _containment(
+            conn, schema.schema_name, table.name, cols, ref.name, ref.primary_key
+        )
+        if containment is None or containment < MIN_CONTAINMENT:
+            continue
+        out.append(
+            ForeignKeyInfo(
+                columns=cols,
+                ref_table=ref.name,
+                ref_columns=list(ref.primary_key),
+                declared=False,
+                confidence=round(min(0.5 + 0.5 * containment, 0.95), 3),
+                rationale=(
+                    f"columns {', '.join(cols)} are named like {ref.name}'s key; "
+                    f"{containment:.1%} of their distinct values exist there"
+                ),
+            )
+        )
+    return out
+
+
 def _containment(
-    conn: Any, schema: str, table: str, column: str, ref: str, ref_col: str
+    conn: Any, schema: str, table: str, cols: list[str], ref: str, ref_cols: list[str]
 ) -> float | None:
+    """Share of ``table``'s distinct non-NULL values (tuples) of ``cols`` found in ``ref``'s
+    ``ref_cols``: the evidence that they reference it."""
+    pairs = list(zip(cols, ref_cols, strict=True))
     row = conn.execute(
         sql.SQL(
-            "SELECT count(DISTINCT c.{col}), count(DISTINCT r.{rc}) FROM {t} c "
-            "LEFT JOIN {r} r ON r.{rc} = c.{col} WHERE c.{col} IS NOT NULL"
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {r} r WHERE {on})) "
+            "FROM (SELECT DISTINCT {c} FROM {t} WHERE {nn}) d"
         ).format(
-            col=sql.Identifier(column),
-            rc=sql.Identifier(ref_col),
-            t=qualified(schema, table),
             r=qualified(schema, ref),
+            on=sql.SQL(" AND ").join(
+                sql.SQL("r.{} = d.{}").format(sql.Identifier(rc), sql.Identifier(c))
+                for c, rc in pairs
+            ),
+            c=sql.SQL(", ").join(map(sql.Identifier, cols)),
+            t=qualified(schema, table),
+            nn=sql.SQL(" AND ").join(
+                sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in cols
+            ),
         )
     ).fetchone()
     total, hit = row

@@ -23,6 +23,8 @@ TARGET_BATCH_BYTES = 16 * 1024 * 1024
 
 
 FOLD_WEIGHT = 0.5  # a column found only in a referenced table is half the evidence of its own
+NAME_COLUMNS = 4  # the table's name weighs as much as this many of its columns' names: the
+# equal blend the pairing always had at four data columns, the size of a small table
 
 
 def column_coverage(
@@ -82,7 +84,12 @@ def pair_score(
 ) -> tuple[float, str]:
     name = name_similarity(bare(target.name), bare(source.name), is_table=True)
     coverage = column_coverage(target, source, schema)
-    score = 0.5 * name + 0.5 * coverage
+    # Each matched column is a piece of evidence and the table's name is one more, worth
+    # NAME_COLUMNS columns: a wide table whose columns a legacy table holds nearly all of is
+    # that table, whatever the names say (players <- People, not AwardsPlayers); a narrow
+    # one leans on its name.
+    k = len([c for c in target.columns if c.name not in target.primary_key])
+    score = (NAME_COLUMNS * name + k * coverage) / (NAME_COLUMNS + k) if k else name
     return score, f"name similarity {name:.2f}, column coverage {coverage:.0%}"
 
 

@@ -36,7 +36,13 @@ def test_a_column_prefixed_with_its_tables_abbreviation_loses_the_prefix() -> No
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("email_addr", "unit_price"), ("created_at", "updated_at"), ("city", "country_code")],
+    [
+        ("email_addr", "unit_price"),
+        ("created_at", "updated_at"),
+        ("city", "country_code"),
+        ("so", "season"),  # a kept vowel with the consonants around it skipped: no abbreviation
+        ("lname", "location"),  # ln + ame is no reading: ame means nothing
+    ],
 )
 def test_different_names_stay_apart(a: str, b: str) -> None:
     assert name_similarity(a, b) < 0.6
@@ -50,6 +56,18 @@ def test_distinct_codes_take_distinct_labels_and_ties_are_asked() -> None:
     assert got["AAC audio file"].label == "aac_audio"
     assert got["MPEG audio file"].label == "mpeg_audio"
     assert got["Remote Design"].label is None  # two labels, equal evidence: a question
+
+
+def test_the_one_value_left_takes_the_one_label_left_for_review() -> None:
+    got = {
+        c.value: c
+        for c in classify_values(["basic", "silver", "gold"], ["entry", "silver", "gold"])
+    }
+    assert got["basic"].label == "entry" and got["basic"].confidence < 0.6
+    assert got["silver"].label == "silver" and got["silver"].confidence >= 0.9
+    # Two values without a label and two labels left: nothing to eliminate.
+    got = {c.value: c for c in classify_values(["basic", "plus", "gold"], ["entry", "pro", "gold"])}
+    assert got["basic"].label is None and got["plus"].label is None
 
 
 def test_a_label_differing_only_by_punctuation_beats_a_shorter_one() -> None:

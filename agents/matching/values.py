@@ -41,6 +41,7 @@ MATCH = 0.5  # below this no label is proposed
 REUSE_COST = 0.05  # least cost of using a label again: distinct codes prefer distinct labels
 CLEAR_MARGIN = 0.15  # a value that beats its next label by this much keeps its full score
 JOINT_LIMIT = 60  # up to this many values, margins are measured on the whole assignment
+ELIMINATION = 0.5  # a label by elimination: right if the relabelling is one to one, a coin toss
 
 
 @dataclass(frozen=True)
@@ -225,4 +226,31 @@ def classify_values(
         if margin < CLEAR_MARGIN and rivals:
             why += f"; a rival label scored {runner:.2f}"
         out[i] = Classification(value, labels[j], round(conf, 3), why)
+    _eliminate(out, labels)
     return [out[i] for i in range(len(values))]
+
+
+def _eliminate(out: dict[int, Classification], labels: list[str]) -> None:
+    """As many values as labels, every value but one given a label of its own, one label
+    left: the last value is that label's by elimination (``regular`` -> ``standard`` once
+    ``silver`` and ``gold`` are taken). Only an assumption that the redesign relabelled the
+    codes one to one supports it, so it is proposed for review, never surer than an even
+    chance."""
+    open_ = [i for i, c in out.items() if c.label is None]
+    taken = [c.label for c in out.values() if c.label is not None]
+    left = [lbl for lbl in labels if lbl not in taken]
+    if (
+        len(out) != len(labels)
+        or len(open_) != 1
+        or len(left) != 1
+        or len(set(taken)) != len(taken)
+    ):
+        return
+    i = open_[0]
+    out[i] = Classification(
+        out[i].value,
+        left[0],
+        ELIMINATION,
+        f"by elimination: every other value took a label of its own, and '{left[0]}' is the "
+        "one left",
+    )
