@@ -96,9 +96,11 @@ def _explained(piece: str, other: tuple[str, ...]) -> bool:
 
 
 def _merge_initials(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[str, ...]:
-    """``ytd`` in one name, ``year to date`` in the other: the phrase becomes its initials."""
+    """``ytd`` in one name, ``year to date`` in the other: the phrase becomes its initials.
+    A word spelling them (``era``, earned run average) is read so from three words up: two
+    initials spell some word too often to mean anything."""
     for short in wa:
-        if 2 <= len(short) <= 4 and not is_word(short):
+        if 2 <= len(short) <= 4 and (len(short) >= 3 or not is_word(short)):
             n = len(short)
             for k in range(len(wb) - n + 1):
                 if "".join(w[0] for w in wb[k : k + n]) == short:
