@@ -6,6 +6,7 @@ Foreign keys the legacy system never declared are inferred later, from values, b
 :mod:`agents.key_inference`.
 """
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,6 +134,38 @@ def _all_sql_types(conn: Any) -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
+_ANY_ARRAY = re.compile(
+    r"^CHECK \(+\(?(?P<col>\"(?:[^\"]|\"\")+\"|\w+)\)?(?:::[\w ]+)? = "
+    r"(?:ANY \(\(?ARRAY\[(?P<items>.*)\]\)?(?:::[\w ]+\[\])?\)|(?P<one>'(?:[^']|'')*'::[\w ]+))\)+$"
+)
+_LITERAL = re.compile(r"'((?:[^']|'')*)'::[\w ]+")
+
+
+def _closed_labels(conn: Any) -> dict[tuple[str, str, str], list[str]]:
+    """Text columns whose CHECK lists the values they may hold (``status IN ('open',
+    'closed')``, which PostgreSQL keeps as ``status = ANY (ARRAY[...])``): closed labels, an
+    enum in all but its type, as Supabase schemas often write them. By (schema, table,
+    column), read from ``pg_get_constraintdef``'s canonical form."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, a.attname, pg_get_constraintdef(k.oid) "
+        "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] "
+        "WHERE k.contype = 'c' AND cardinality(k.conkey) = 1 "
+        "AND left(n.nspname, 3) <> 'pg_' AND n.nspname <> 'information_schema'"
+    ).fetchall()
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for schema, table, column, definition in rows:
+        m = _ANY_ARRAY.match(str(definition))
+        if m is None or m["col"].strip('"').replace('""', '"') != column:
+            continue
+        items = m["items"] if m["items"] is not None else m["one"]
+        labels = [x.replace("''", "'") for x in _LITERAL.findall(items)]
+        if labels:
+            out[(str(schema), str(table), str(column))] = labels
+    return out
+
+
 def _column_info(col: Any) -> ColumnInfo:
     typ = col["type"]
     family = type_family(typ)
@@ -173,6 +206,7 @@ def introspect(
             assert raw is not None
             found = _user_tables(raw, schemas, managed)
             raw_types = _all_sql_types(raw)
+            closed = _closed_labels(raw)
         tables = []
         for s, name in found:
 
@@ -183,6 +217,12 @@ def introspect(
             columns = [
                 _column_info(col).model_copy(update={"sql_type": types.get(col["name"])})
                 for col in insp.get_columns(name, schema=s)
+            ]
+            columns = [
+                c.model_copy(update={"data_type": "enum", "enum_labels": closed[(s, name, c.name)]})
+                if c.data_type == "text" and (s, name, c.name) in closed
+                else c
+                for c in columns
             ]
             pk = insp.get_pk_constraint(name, schema=s).get("constrained_columns") or []
             fks = [

@@ -790,15 +790,22 @@ class _Gen:
                             legacy = codes
                             self.changes.append(f"{src}: labels recoded as short codes")
                     type_name = styled(tokens(target) + tokens(name), "snake")[:60]
-                    ddl_types.append(
-                        f"CREATE TYPE {qi(type_name)} AS ENUM ({', '.join(ql(x) for x in labels)});"
-                    )
+                    listed = ", ".join(ql(x) for x in labels)
+                    # A third of the redesigns list the labels in a CHECK on a text column, as
+                    # Supabase schemas often do. Drawn from its own generator, so that every
+                    # other draw of the seed stays what it was.
+                    if random.Random(f"{self.seed}:{src}:check").random() < 1 / 3:
+                        sql_type = f"text CHECK ({qi(name)} IN ({listed}))"
+                        self.changes.append(f"{src} -> text with CHECK labels")
+                    else:
+                        ddl_types.append(f"CREATE TYPE {qi(type_name)} AS ENUM ({listed});")
+                        sql_type = qi(type_name)
+                        self.changes.append(f"{src} -> enum {type_name}")
                     vmap = dict(zip(legacy, labels, strict=False))
                     case = " ".join(f"WHEN {ql(k)} THEN {ql(v)}" for k, v in vmap.items())
-                    self.changes.append(f"{src} -> enum {type_name}")
                     return ColumnTruth(
                         name,
-                        qi(type_name),
+                        sql_type,
                         "enum",
                         source=src,
                         value_map=vmap,
