@@ -207,8 +207,13 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
         return 0.0
     if wa == wb or "".join(wa) == "".join(wb):
         return 1.0
-    if "".join(wb) in synonyms("".join(wa)) or "".join(wa) in synonyms("".join(wb)):
-        return SYNONYM  # last_name / surname: WordNet's lemma is the phrase run together
+    # last_name / surname: WordNet's lemma is the phrase run together. A floor, not the
+    # answer: gnp is WordNet's synonym of gross national product and its initials too.
+    floor = (
+        SYNONYM
+        if "".join(wb) in synonyms("".join(wa)) or "".join(wa) in synonyms("".join(wb))
+        else 0.0
+    )
     wb = _merge_initials(wa, wb)
     wa = _merge_initials(wb, wa)
     total, matched = _aligned(wa, wb)
@@ -222,7 +227,7 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
     compact = fuzz.ratio("".join(wa), "".join(wb)) / 100.0
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
-    return round(min(score, 0.99), 4)
+    return round(min(max(score, floor), 0.99), 4)
 
 
 def strip_table_words(column: str, table: str) -> str:
