@@ -30,7 +30,7 @@ from agents.db import connect, qualified
 from agents.execution import PART
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
-from agents.matching.names import kinds, split_words, word_similarity
+from agents.matching.names import kinds, names_legacy, word_similarity
 from agents.models import (
     ColumnInfo,
     ColumnRule,
@@ -177,12 +177,21 @@ def _parse_share(values: tuple[str, ...], t: str) -> float:
 
 def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
     """Name evidence, also after dropping words that merely repeat the table's name (its own
-    name, not its schema's)."""
+    name, not its schema's). The dropped words were the column's subject: a target naming
+    more than what is left may say whose: ``region_name`` is not DEPARTMENTS'
+    ``DEPARTMENT_NAME`` with its table stripped."""
     ttable, stable = bare(ttable), bare(stable)
-    return max(
-        name_similarity(tcol, scol),
-        name_similarity(strip_table_words(tcol, ttable), strip_table_words(scol, stable)),
+    t_left, s_left = strip_table_words(tcol, ttable), strip_table_words(scol, stable)
+    tw, sw = canonical_words(t_left), canonical_words(s_left)
+    # English puts the owner first: words the target adds before all that is left of the
+    # source name another owner (region_name); words after it say more of the same
+    # (email_address for cust_email).
+    owner = (
+        s_left != scol
+        and len(tw) > len(sw)
+        and all(word_similarity(a, b) >= 0.8 for a, b in zip(tw[-len(sw) :], sw, strict=True))
     )
+    return max(name_similarity(tcol, scol), name_similarity(t_left, s_left, contained=not owner))
 
 
 def _classify(
@@ -1136,7 +1145,7 @@ def propose_table(
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
                 score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing
-            if cand.column.name == kept_key and not cand.via and _names_legacy(tcol.name):
+            if cand.column.name == kept_key and not cand.via and names_legacy(tcol.name):
                 # A column named for the old system's id (legacy_id, old_key) names the legacy
                 # key by convention, whatever the key column is called: a full name match.
                 name = 1.0
@@ -1275,12 +1284,6 @@ def propose_table(
         confidence=confidence,
         rationale=rationale,
     )
-
-
-def _names_legacy(column: str) -> bool:
-    """A column named for the old system's identifier (legacy_id, old_code, orig_no): a naming
-    convention (vocabulary/naming-conventions.tsv) says it keeps the legacy key."""
-    return any("legacy" in kinds(w) for w in split_words(column))
 
 
 def _near_misses(

@@ -13,7 +13,7 @@ import networkx as nx
 from agents.errors import PlanningError
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
-from agents.matching.names import word_similarity, words
+from agents.matching.names import names_legacy, word_similarity, words
 from agents.models import DatabaseSchema, MigrationPlan, TableInfo, TablePlan
 from agents.naming import name_similarity
 
@@ -32,7 +32,11 @@ def column_coverage(
 ) -> float:
     """Share of the target's data columns that have a plausible namesake in the source; one
     found only in a table the source references (a lookup's label folded into the row:
-    artist_name) counts for less, or every child would cover its parent's columns."""
+    artist_name) counts for less, or every child would cover its parent's columns.
+
+    A column with a default needs no source: it counts only where the source has one (a
+    ``created_at DEFAULT now()`` the legacy never had says nothing against it). A column named
+    for the legacy id is the source's key by convention, covered where the source has one."""
     wanted = [c for c in target.columns if c.name not in target.primary_key]
     if not wanted:
         return 0.0
@@ -45,17 +49,21 @@ def column_coverage(
     # A one-to-one extension's columns are the row's own: every one of its rows has this row
     # (the reverse holds for a lookup, whose columns count for less).
     extended = [c for side, _ in extensions(schema, source) for c in side.columns] if schema else []
-    covered = 0.0
+    covered, counted = 0.0, 0
     for col in wanted:
         own = max(
             (name_similarity(col.name, s.name) for s in [*source.columns, *extended]),
             default=0.0,
         )
-        if own >= 0.75:
-            covered += 1
+        hit = 0.0
+        if own >= 0.75 or (names_legacy(col.name) and source.primary_key):
+            hit = 1.0
         elif max((name_similarity(col.name, n) for n in folded), default=0.0) >= 0.75:
-            covered += FOLD_WEIGHT
-    return covered / len(wanted)
+            hit = FOLD_WEIGHT
+        if hit or not col.has_default:
+            covered += hit
+            counted += 1
+    return covered / counted if counted else 0.0
 
 
 def extensions(schema: DatabaseSchema, table: TableInfo) -> list[tuple[TableInfo, dict[str, str]]]:

@@ -134,6 +134,33 @@ def _all_sql_types(conn: Any) -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
+def _all_foreign_keys(
+    conn: Any,
+) -> dict[tuple[str, str], list[tuple[list[str], str, str, list[str]]]]:
+    """Every foreign key, by (schema, table): (columns, referenced schema, referenced table,
+    referenced columns), from the catalog. SQLAlchemy's reflection names the referencing
+    table's schema for a referenced table that is on the search path (``hr.employees ->
+    people`` read as ``hr.people``); the catalog's ``confrelid`` says where it is."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, "
+        "array(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(num, i) "
+        "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num ORDER BY u.i), "
+        "rn.nspname, rc.relname, "
+        "array(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(num, i) "
+        "JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num ORDER BY u.i) "
+        "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_class rc ON rc.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
+        "WHERE k.contype = 'f' ORDER BY n.nspname, c.relname, k.conname"
+    ).fetchall()
+    out: dict[tuple[str, str], list[tuple[list[str], str, str, list[str]]]] = {}
+    for schema, table, cols, ref_schema, ref_table, ref_cols in rows:
+        out.setdefault((str(schema), str(table)), []).append(
+            ([str(c) for c in cols], str(ref_schema), str(ref_table), [str(c) for c in ref_cols])
+        )
+    return out
+
+
 _ANY_ARRAY = re.compile(
     r"^CHECK \(+\(?(?P<col>\"(?:[^\"]|\"\")+\"|\w+)\)?(?:::[\w ]+)? = "
     r"(?:ANY \(\(?ARRAY\[(?P<items>.*)\]\)?(?:::[\w ]+\[\])?\)|(?P<one>'(?:[^']|'')*'::[\w ]+))\)+$"
@@ -207,6 +234,7 @@ def introspect(
             found = _user_tables(raw, schemas, managed)
             raw_types = _all_sql_types(raw)
             closed = _closed_labels(raw)
+            references = _all_foreign_keys(raw)
         tables = []
         for s, name in found:
 
@@ -227,12 +255,12 @@ def introspect(
             pk = insp.get_pk_constraint(name, schema=s).get("constrained_columns") or []
             fks = [
                 ForeignKeyInfo(
-                    columns=fk["constrained_columns"],
-                    ref_table=pname(fk["referred_table"], fk.get("referred_schema")),
-                    ref_columns=fk["referred_columns"],
+                    columns=cols,
+                    ref_table=pname(ref, ref_schema),
+                    ref_columns=ref_cols,
                     declared=True,
                 )
-                for fk in insp.get_foreign_keys(name, schema=s)
+                for cols, ref_schema, ref, ref_cols in references.get((s, name), [])
             ]
             uniques: list[list[str]] = [
                 [str(c) for c in u["column_names"]]

@@ -4,12 +4,13 @@ import random
 
 import pytest
 
-from agents.data_mapping import parse_fit
+from agents.data_mapping import column_name_similarity, parse_fit
 from agents.matching import calibration
 from agents.matching.assignment import ties
 from agents.matching.names import name_similarity, strip_table_words, words
 from agents.matching.values import classify_values
 from agents.models import ColumnInfo, ColumnProfile, TableInfo
+from agents.planning import column_coverage
 
 
 @pytest.mark.parametrize(
@@ -146,3 +147,38 @@ def test_an_integer_fits_a_date_as_far_as_its_values_read_as_days() -> None:
         table, col = _text("n", values)
         col = col.model_copy(update={"data_type": "integer", "udt_name": "int4"})
         assert parse_fit(table, col, day) == pytest.approx(fit)
+
+
+def _table(name: str, cols: dict[str, str], pk: list[str], defaults: frozenset[str] = frozenset()):
+    return TableInfo(
+        name=name,
+        columns=[
+            ColumnInfo(name=c, data_type=t, udt_name=t, nullable=True, has_default=c in defaults)
+            for c, t in cols.items()
+        ],
+        primary_key=pk,
+    )
+
+
+def test_coverage_asks_no_source_for_a_default_and_finds_the_legacy_id_in_the_key() -> None:
+    target = _table(
+        "contacts",
+        {"id": "uuid", "legacy_id": "integer", "email": "text", "created_at": "timestamp"},
+        ["id"],
+        defaults=frozenset({"created_at"}),
+    )
+    legacy = _table("staff", {"staff_no": "integer", "email": "text"}, ["staff_no"])
+    # legacy_id <- the key by convention, email by name, created_at needs nothing: all of it.
+    assert column_coverage(target, legacy) == 1.0
+    keyless = _table("staff", {"staff_no": "integer", "email": "text"}, [])
+    assert column_coverage(target, keyless) == 0.5
+
+
+def test_a_column_stripped_of_its_tables_name_does_not_match_another_owners_column() -> None:
+    assert column_name_similarity("name", "departments", "DEPARTMENT_NAME", "DEPARTMENTS") == 1.0
+    # region_name names the region's name; the department's, its table stripped, is no match.
+    assert (
+        column_name_similarity("region_name", "departments", "DEPARTMENT_NAME", "DEPARTMENTS") < 0.6
+    )
+    # Words after what is left say more of the same thing.
+    assert column_name_similarity("email_address", "customers", "cust_email", "customer") >= 0.85

@@ -185,10 +185,11 @@ def _aligned(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[float, int]:
 
 
 @lru_cache(maxsize=262144)
-def name_similarity(a: str, b: str, *, is_table: bool = False) -> float:
-    """0..1 similarity of two identifiers (see the module's models)."""
+def name_similarity(a: str, b: str, *, is_table: bool = False, contained: bool = True) -> float:
+    """0..1 similarity of two identifiers (see the module's models); without ``contained``,
+    one name's words all found in the other's is no match by itself."""
     wa, wb = words(a, is_table=is_table), words(b, is_table=is_table)
-    best = _similarity(wa, wb)
+    best = _similarity(wa, wb, contained=contained)
     if best < 0.8:
         # A token no dictionary explains may be two glued (custid, pubdate): try each split of
         # one such token whose pieces both mean something, and keep the reading the other
@@ -198,11 +199,11 @@ def name_similarity(a: str, b: str, *, is_table: bool = False) -> float:
                 if not all(_explained(piece, other) for piece in pieces):
                     continue
                 pair = (other, variant) if flip else (variant, other)
-                best = max(best, _similarity(*pair))
+                best = max(best, _similarity(*pair, contained=contained))
     return round(best, 4)
 
 
-def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
+def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = True) -> float:
     if not wa or not wb:
         return 0.0
     if wa == wb or "".join(wa) == "".join(wb):
@@ -218,16 +219,22 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...]) -> float:
     wa = _merge_initials(wb, wa)
     total, matched = _aligned(wa, wb)
     score = total / max(len(wa), len(wb))
-    if matched == min(len(wa), len(wb)):
+    if contained and matched == min(len(wa), len(wb)):
         # One name's words all in the other: the same thing, less said; each word the longer
         # name adds beyond the first makes that reading less likely.
         extra = max(len(wa), len(wb)) - min(len(wa), len(wb))
-        contained = CONTAINED - 0.1 * max(0, extra - 1)
-        score = max(score, contained * total / min(len(wa), len(wb)))
+        share = CONTAINED - 0.1 * max(0, extra - 1)
+        score = max(score, share * total / min(len(wa), len(wb)))
     compact = fuzz.ratio("".join(wa), "".join(wb)) / 100.0
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
     return round(min(max(score, floor), 0.99), 4)
+
+
+def names_legacy(column: str) -> bool:
+    """A column named for the old system's identifier (legacy_id, old_code, orig_no): a naming
+    convention (vocabulary/naming-conventions.tsv) says it keeps the legacy key."""
+    return any("legacy" in kinds(w) for w in split_words(column))
 
 
 def strip_table_words(column: str, table: str) -> str:
