@@ -175,23 +175,54 @@ def _parse_share(values: tuple[str, ...], t: str) -> float:
     return round(share, 4)
 
 
-def column_name_similarity(tcol: str, ttable: str, scol: str, stable: str) -> float:
+def column_name_similarity(
+    tcol: str, ttable: str, scol: str, stable: str, entities: frozenset[str] = frozenset()
+) -> float:
     """Name evidence, also after dropping words that merely repeat the table's name (its own
-    name, not its schema's). The dropped words were the column's subject: a target naming
-    more than what is left may say whose: ``region_name`` is not DEPARTMENTS'
-    ``DEPARTMENT_NAME`` with its table stripped."""
+    name, not its schema's).
+
+    English puts the owner first, so words a target adds *before* all of a source column's
+    may say whose value it is: after the source lost its table's name (``DEPARTMENT_NAME`` ->
+    ``NAME``), any such words name another owner (``region_name``); before an unstripped one,
+    words that name another table of the schemas do (``nation_name`` is not a city's
+    ``name``), while ``unit_price`` or ``email_address`` say more of the same thing."""
     ttable, stable = bare(ttable), bare(stable)
+    own = canonical_words(stable, is_table=True)
     t_left, s_left = strip_table_words(tcol, ttable), strip_table_words(scol, stable)
-    tw, sw = canonical_words(t_left), canonical_words(s_left)
-    # English puts the owner first: words the target adds before all that is left of the
-    # source name another owner (region_name); words after it say more of the same
-    # (email_address for cust_email).
-    owner = (
-        s_left != scol
-        and len(tw) > len(sw)
-        and all(word_similarity(a, b) >= 0.8 for a, b in zip(tw[-len(sw) :], sw, strict=True))
+    plain = _owner_prefix(canonical_words(tcol), canonical_words(scol))
+    other_owner = any(
+        any(word_similarity(w, e) >= 0.8 for e in entities)
+        and not any(word_similarity(w, o) >= 0.8 for o in own)
+        for w in plain
     )
-    return max(name_similarity(tcol, scol), name_similarity(t_left, s_left, contained=not owner))
+    stripped = s_left != scol and bool(
+        _owner_prefix(canonical_words(t_left), canonical_words(s_left))
+    )
+    return max(
+        name_similarity(tcol, scol, contained=not other_owner),
+        name_similarity(t_left, s_left, contained=not (stripped or other_owner)),
+    )
+
+
+def _owner_prefix(tw: tuple[str, ...], sw: tuple[str, ...]) -> tuple[str, ...]:
+    """The words ``tw`` adds before all of ``sw`` (``region`` in region name / name), or ()."""
+    if not sw or len(tw) <= len(sw):
+        return ()
+    if all(word_similarity(a, b) >= 0.8 for a, b in zip(tw[-len(sw) :], sw, strict=True)):
+        return tw[: -len(sw)]
+    return ()
+
+
+def entity_words(*schemas: DatabaseSchema) -> frozenset[str]:
+    """The words that name the tables of ``schemas``: the things a column's value may belong
+    to (see :func:`column_name_similarity`)."""
+    return frozenset(
+        w
+        for schema in schemas
+        for t in schema.tables
+        for w in canonical_words(bare(t.name), is_table=True)
+        if not kinds(w)
+    )
 
 
 def _classify(
@@ -499,9 +530,11 @@ class _Candidate:
     table: TableInfo
     via: list[Hop]
 
-    def name_similarity(self, tcol: str, ttable: str) -> float:
+    def name_similarity(
+        self, tcol: str, ttable: str, entities: frozenset[str] = frozenset()
+    ) -> float:
         if not self.via:
-            return column_name_similarity(tcol, ttable, self.column.name, self.table.name)
+            return column_name_similarity(tcol, ttable, self.column.name, self.table.name, entities)
         # A label folded in is named after its table and column together (genre.name ->
         # genre_name) or after its column alone; never after words of the *target's* table
         # stripped away, which would make every parent's "name" look like any "x_name".
@@ -1125,6 +1158,7 @@ def propose_table(
         if c.name not in used or c.name == kept_key or c.name in key_homes.values()
     ] + _fold_candidates(ctx, src)
     unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
+    entities = entity_words(ctx.source, ctx.target)
     scores: list[list[float]] = []
     names: list[list[float]] = []
     references = {fk.columns[0] for fk in src.foreign_keys if len(fk.columns) == 1}
@@ -1141,7 +1175,7 @@ def propose_table(
                 # A lookup's integer id says nothing as text: the label it stands for, one
                 # hop away, is what a text column of the redesign holds.
                 fit = min(fit, OPAQUE_ID_FIT)
-            name = cand.name_similarity(tcol.name, tgt.name) if fit else 0.0
+            name = cand.name_similarity(tcol.name, tgt.name, entities) if fit else 0.0
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
                 score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing

@@ -182,3 +182,7 @@ def test_a_column_stripped_of_its_tables_name_does_not_match_another_owners_colu
     )
     # Words after what is left say more of the same thing.
     assert column_name_similarity("email_address", "customers", "cust_email", "customer") >= 0.85
+    # Before an unstripped name, a word naming another table of the schemas names its owner.
+    tables = frozenset({"city", "nation"})
+    assert column_name_similarity("nation_name", "city", "name", "city", tables) < 0.6
+    assert column_name_similarity("unit_price", "line", "price", "line", tables) >= 0.85

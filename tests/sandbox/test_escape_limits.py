@@ -5,6 +5,7 @@ Assertions that only a control group can make skip, with the reason, where none 
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -166,16 +167,20 @@ def test_without_a_cgroup_the_second_layer_holds(monkeypatch: pytest.MonkeyPatch
         assert run_transform(CPU, FRAME, timeout_s=30).frame["cores"][0] < 1.1
 
 
-TREE = (
-    "import os, signal, time\ndef transform(df):\n"
-    "    for _ in range(3):\n"
-    "        if os.fork() == 0:\n"
-    "            os.setsid()\n"
-    "            signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-    "            time.sleep(600)\n"
-    "            os._exit(0)\n"
-    "    time.sleep(600)\n    return df\n"
-)
+def _tree(marker: str) -> str:
+    """A transform that leaves three detached children ignoring SIGTERM, each carrying
+    ``marker`` on its command line: this test's own processes, told apart from any other
+    sandboxed transform running on the machine (the suite runs in parallel)."""
+    return (
+        "import os, signal, sys, time\ndef transform(df):\n"
+        "    for _ in range(3):\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            os.execv(sys.executable, [sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"time.sleep(600)', {marker!r}])\n"
+        "    time.sleep(600)\n    return df\n"
+    )
 
 
 def _procs_with(marker: str) -> list[int]:
@@ -195,16 +200,18 @@ def test_wall_clock_kills_the_whole_tree(tmp_path: Path) -> None:
     import subprocess
 
     root = tmp_path / "plain"
+    plain, boxed = f"dbm-plain-{uuid.uuid4().hex}", f"dbm-boxed-{uuid.uuid4().hex}"
     with pytest.raises(subprocess.TimeoutExpired):
-        run_plain(TREE, FRAME, root, timeout=2)
-    survivors = _procs_with(str(root))
+        run_plain(_tree(plain), FRAME, root, timeout=2)
+    time.sleep(0.3)  # the children exec their marker
+    survivors = _procs_with(plain)
     try:
         assert survivors  # plain: killing the child leaves its detached children running
     finally:
         for pid in survivors:
             os.kill(pid, 9)
     with pytest.raises(SandboxError) as err:
-        run_transform(TREE, FRAME, timeout_s=2)
+        run_transform(_tree(boxed), FRAME, timeout_s=2)
     assert err.value.kind == "timeout"
     time.sleep(0.3)
-    assert _procs_with("/io/in/child.py") == []
+    assert _procs_with(boxed) == []

@@ -8,6 +8,7 @@ attack is also run unsandboxed, so its detector is shown to fire.
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -145,7 +146,7 @@ def test_killing_the_parent_hurts_nobody_outside() -> None:
     assert os.getpid() > 0  # we are still here; so is the test runner
 
 
-def _sandbox_processes() -> list[str]:
+def _processes_with(marker: str) -> list[str]:
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -153,21 +154,25 @@ def _sandbox_processes() -> list[str]:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if "/io/in/child.py" in cmd:
+            if marker in cmd:
                 found.append(cmd)
     return found
 
 
 def test_daemon_does_not_outlive_the_call() -> None:
+    # The grandchild carries a marker of its own on its command line: the suite runs in
+    # parallel, and other sandboxed transforms may be running.
+    marker = f"dbm-daemon-{uuid.uuid4().hex}"
     out = execute_transform(
-        "import os, time\ndef transform(df):\n    if os.fork() == 0:\n        os.setsid()\n"
-        "        if os.fork() == 0:\n            time.sleep(600)\n        os._exit(0)\n"
+        "import os, sys\ndef transform(df):\n    if os.fork() == 0:\n        os.setsid()\n"
+        "        if os.fork() == 0:\n            os.execv(sys.executable, [sys.executable, "
+        f"'-c', 'import time; time.sleep(600)', {marker!r}])\n        os._exit(0)\n"
         "    return df",
         FRAME,
     )
     assert len(out) == 3
     time.sleep(0.5)
-    assert _sandbox_processes() == []
+    assert _processes_with(marker) == []
 
 
 def test_huge_output_is_refused() -> None:
