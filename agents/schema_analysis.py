@@ -218,12 +218,18 @@ def introspect(
     schemas: list[str] | None = None,
     profile: bool = True,
     managed: bool = False,
+    closed_labels: bool = False,
 ) -> DatabaseSchema:
     """Read tables, columns, keys and (optionally) a value profile of every table.
 
     ``schemas`` limits the reading to those schemas; by default every user schema is read
     (PostgreSQL's and Supabase's own excepted unless ``managed``). Tables outside the default
     ``schema`` are named ``schema.table`` (see :func:`agents.db.split_name`).
+
+    With ``closed_labels`` (the target), a text column whose CHECK lists its values is read
+    as closed labels (:func:`_closed_labels`): the values written there must be those. On the
+    legacy side such a CHECK only restates what the profile reads from the values, and the
+    column is read as the text it holds.
     """
     engine = sa.create_engine(sqlalchemy_url(dsn), poolclass=sa.pool.NullPool)
     try:
@@ -233,7 +239,7 @@ def introspect(
             assert raw is not None
             found = _user_tables(raw, schemas, managed)
             raw_types = _all_sql_types(raw)
-            closed = _closed_labels(raw)
+            closed = _closed_labels(raw) if closed_labels else {}
             references = _all_foreign_keys(raw)
         tables = []
         for s, name in found:

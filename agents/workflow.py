@@ -61,7 +61,7 @@ def analyse(project: Project) -> tuple[DatabaseSchema, DatabaseSchema]:
     except MigrationError as exc:
         raise _side("source (legacy)", s.source_display, exc) from None
     try:
-        target = introspect(tgt_dsn, schema=s.target_schema, profile=False)
+        target = introspect(tgt_dsn, schema=s.target_schema, profile=False, closed_labels=True)
     except MigrationError as exc:
         raise _side("target", s.target_display, exc) from None
     if not target.tables:

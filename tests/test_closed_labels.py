@@ -12,7 +12,11 @@ import yaml
 from tests.conftest import dbmigrate, planned, query
 
 LEGACY = """
-CREATE TABLE accounts (acct_no integer PRIMARY KEY, holder text NOT NULL, stat char(1) NOT NULL);
+CREATE TABLE accounts (
+  acct_no integer PRIMARY KEY,
+  holder text NOT NULL,
+  stat varchar(1) NOT NULL CHECK (stat IN ('A', 'S', 'C'))  -- the legacy side lists its codes too
+);
 INSERT INTO accounts VALUES (1, 'Ada', 'A'), (2, 'Ben', 'S'), (3, 'Cy', 'C'), (4, 'Di', 'A');
 """
 
