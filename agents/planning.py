@@ -168,14 +168,16 @@ def _splits(
             coverage = column_coverage(t, source.table(parent_source))
             if coverage >= 0.5 and (best is None or coverage > best[0]):
                 best = (coverage, parent_source, fk.ref_table)
-        # A legacy table no target took, holding more of the target's columns than any split
-        # would, is its source by coverage alone (Town <- city: no word links the names).
+        # A legacy table no target took, holding as much of the target's columns as any split
+        # would, is its source by coverage alone (Town <- city: no word links the names). On
+        # equal coverage it is the simpler reading: it leaves no legacy table unmigrated and
+        # feeds no table twice.
         taken = {p[0] for p in out.values() if p[0]}
         free = [
             (column_coverage(t, s, source), s.name) for s in source.tables if s.name not in taken
         ]
         cov, name = max(free, default=(0.0, ""))
-        if cov >= 0.5 and (best is None or cov > best[0]):
+        if cov >= 0.5 and (best is None or cov >= best[0]):
             # No evidence of its own beyond coverage: a guess, bounded by its score.
             evidence = {"coverage": cov, "guess": 1.0, "score": min(0.6, cov)}
             out[t.name] = (
