@@ -616,7 +616,7 @@ def _composite_key_homes(
     UNIQUE constraint of as many columns (none of them a reference) as the legacy key, whose
     columns the key's parts fit one to one by type (``UNIQUE (season, code)`` for Teams'
     ``(yearID, teamID)``). Target column -> legacy key part; empty when the types do not
-    decide the pairing (two parts of one type are told apart by name, or not at all)."""
+    decide the pairing (two parts of one type): names then decide, as for any column."""
     if len(legacy_key) < 2:
         return {}
     parts = [src.column(k) for k in legacy_key]

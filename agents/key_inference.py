@@ -1,9 +1,10 @@
 """Foreign keys the legacy system never declared, inferred from names and values.
 
 A column is a candidate when its name points at another table (``cust_id`` -> ``customers``) and
-its type matches that table's single-column key. Values decide: the share of distinct values found
-in the referenced key (containment). Orphans do not veto a key (legacy data has them; they become
-rejects with a reason), but they lower the confidence.
+its type matches that table's single-column key; a set of columns is one when they are named like
+the parts of another table's composite key, of their types. Values decide: the share of distinct
+values (tuples) found in the referenced key (containment). Orphans do not veto a key (legacy data
+has them; they become rejects with a reason), but they lower the confidence.
 """
 
 from typing import Any
