@@ -10,7 +10,7 @@ parsed with a detected format. Anything the agent cannot decide with confidence 
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import psycopg
@@ -30,7 +30,12 @@ from agents.db import connect, qualified
 from agents.execution import PART
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
-from agents.matching.names import kinds, names_legacy, word_similarity
+from agents.matching.names import (
+    matches_any,
+    names_legacy,
+    subject_words,
+    word_similarity,
+)
 from agents.models import (
     ColumnInfo,
     ColumnRule,
@@ -114,6 +119,11 @@ class MappingContext:
     plan: MigrationPlan
     advisor: MappingAdvisor = field(default_factory=HeuristicAdvisor)
 
+    @cached_property
+    def entities(self) -> frozenset[str]:
+        """The words naming the tables of both schemas (:func:`entity_words`), once per run."""
+        return entity_words(self.source, self.target)
+
     def target_table_of(self, column: ColumnInfo) -> str:
         for t in self.target.tables:
             if any(c is column for c in t.columns):
@@ -190,11 +200,7 @@ def column_name_similarity(
     own = canonical_words(stable, is_table=True)
     t_left, s_left = strip_table_words(tcol, ttable), strip_table_words(scol, stable)
     plain = _owner_prefix(canonical_words(tcol), canonical_words(scol))
-    other_owner = any(
-        any(word_similarity(w, e) >= 0.8 for e in entities)
-        and not any(word_similarity(w, o) >= 0.8 for o in own)
-        for w in plain
-    )
+    other_owner = any(matches_any(w, entities) and not matches_any(w, own) for w in plain)
     stripped = s_left != scol and bool(
         _owner_prefix(canonical_words(t_left), canonical_words(s_left))
     )
@@ -208,7 +214,7 @@ def _owner_prefix(tw: tuple[str, ...], sw: tuple[str, ...]) -> tuple[str, ...]:
     """The words ``tw`` adds before all of ``sw`` (``region`` in region name / name), or ()."""
     if not sw or len(tw) <= len(sw):
         return ()
-    if all(word_similarity(a, b) >= 0.8 for a, b in zip(tw[-len(sw) :], sw, strict=True)):
+    if all(matches_any(a, (b,)) for a, b in zip(tw[-len(sw) :], sw, strict=True)):
         return tw[: -len(sw)]
     return ()
 
@@ -217,11 +223,7 @@ def entity_words(*schemas: DatabaseSchema) -> frozenset[str]:
     """The words that name the tables of ``schemas``: the things a column's value may belong
     to (see :func:`column_name_similarity`)."""
     return frozenset(
-        w
-        for schema in schemas
-        for t in schema.tables
-        for w in canonical_words(bare(t.name), is_table=True)
-        if not kinds(w)
+        w for schema in schemas for t in schema.tables for w in subject_words(bare(t.name))
     )
 
 
@@ -552,14 +554,10 @@ class _Candidate:
         role: ``manager_name`` through ``manager_id``). Without that, a generic name
         (``notes``) reads as well as this row's own new column as the lookup's."""
         owners = {
-            w
-            for hop in self.via
-            for name in (bare(hop.table), *hop.link)
-            for w in canonical_words(name, is_table=True)
-            if not kinds(w)
+            w for hop in self.via for n in (bare(hop.table), *hop.link) for w in subject_words(n)
         }
         named = {*canonical_words(tcol), *canonical_words(self.column.name)}
-        return any(word_similarity(w, o) >= 0.8 for w in named for o in owners)
+        return any(matches_any(w, owners) for w in named)
 
     @property
     def empty(self) -> bool:
@@ -1158,7 +1156,6 @@ def propose_table(
         if c.name not in used or c.name == kept_key or c.name in key_homes.values()
     ] + _fold_candidates(ctx, src)
     unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
-    entities = entity_words(ctx.source, ctx.target)
     scores: list[list[float]] = []
     names: list[list[float]] = []
     references = {fk.columns[0] for fk in src.foreign_keys if len(fk.columns) == 1}
@@ -1175,7 +1172,7 @@ def propose_table(
                 # A lookup's integer id says nothing as text: the label it stands for, one
                 # hop away, is what a text column of the redesign holds.
                 fit = min(fit, OPAQUE_ID_FIT)
-            name = cand.name_similarity(tcol.name, tgt.name, entities) if fit else 0.0
+            name = cand.name_similarity(tcol.name, tgt.name, ctx.entities) if fit else 0.0
             score = (0.75 * name + 0.25 * fit) * HOP_DISCOUNT ** len(cand.via) if fit else 0.0
             if cand.empty:
                 score *= EMPTY_DISCOUNT  # a legacy column with no value feeds nothing

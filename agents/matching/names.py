@@ -26,6 +26,7 @@ True
 """
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -46,6 +47,7 @@ VOWELS = frozenset("aeiou")
 CONTAINED = 0.9  # a name whose words all appear in the other: same thing, more or less said
 SAME_KIND = 0.9  # created_at / created_on: both say "a point in time"
 SYNONYM = 0.85
+STRONG = 0.8  # a word pair this close means the same word: it counts as matched
 
 
 def split_words(name: str) -> list[str]:
@@ -181,7 +183,7 @@ def _aligned(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[float, int]:
     matrix = np.array([[word_similarity(x, y) for y in wb] for x in wa])
     rows, cols = linear_sum_assignment(matrix, maximize=True)
     picked = matrix[rows, cols]
-    return float(picked.sum()), int((picked >= 0.8).sum())
+    return float(picked.sum()), int((picked >= STRONG).sum())
 
 
 @lru_cache(maxsize=262144)
@@ -229,6 +231,17 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = T
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
     return round(min(max(score, floor), 0.99), 4)
+
+
+def matches_any(word: str, others: Iterable[str]) -> bool:
+    """``word`` means the same as one of ``others`` (a strong word pair)."""
+    return any(word_similarity(word, o) >= STRONG for o in others)
+
+
+def subject_words(name: str) -> tuple[str, ...]:
+    """The words of a table or link name that say *what* it is about, not the naming
+    conventions around them (``customer`` of ``tbl_customer_id``)."""
+    return tuple(w for w in words(name, is_table=True) if not kinds(w))
 
 
 def names_legacy(column: str) -> bool:
