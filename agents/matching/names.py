@@ -48,6 +48,7 @@ CONTAINED = 0.9  # a name whose words all appear in the other: same thing, more 
 SAME_KIND = 0.9  # created_at / created_on: both say "a point in time"
 SYNONYM = 0.85
 STRONG = 0.8  # a word pair this close means the same word: it counts as matched
+INITIAL = 0.65  # a word's first letter for the word: the weakest abbreviation evidence
 
 
 def split_words(name: str) -> list[str]:
@@ -94,7 +95,7 @@ def _split_readings(ws: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[st
 def _explained(piece: str, other: tuple[str, ...]) -> bool:
     """A piece of a cut token is a reading only if it means something: a word, or at least an
     initial of a word of the other name (``ln`` + ``ame`` is no reading of ``lname``)."""
-    return is_word(piece) or max((word_similarity(piece, o) for o in other), default=0.0) >= 0.65
+    return is_word(piece) or max((word_similarity(piece, o) for o in other), default=0.0) >= INITIAL
 
 
 def _merge_initials(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[str, ...]:
@@ -143,7 +144,7 @@ def abbreviation_score(short: str, long: str, *, vowels: bool = False) -> float:
     ``vowels`` admits any letters in order (a status code ``SE`` for "sent" keeps a vowel:
     codes are coined, identifiers abbreviated); identifiers need :func:`_abbreviates`."""
     if len(short) == 1 and len(long) >= 3 and short == long[0] and short.isalpha():
-        return 0.65  # an initial: f(irst) name
+        return INITIAL  # an initial: f(irst) name
     if len(short) < 2 or len(long) <= len(short) or short[0] != long[0]:
         return 0.0
     if not (short.isalpha() and long.isalpha()):
@@ -153,7 +154,7 @@ def abbreviation_score(short: str, long: str, *, vowels: bool = False) -> float:
     if not (_in_order(short, long) if vowels else _abbreviates(short, long)):
         return 0.0
     kept = sum(1 for ch in dict.fromkeys(_skeleton(short)) if ch in _skeleton(long))
-    return 0.65 + 0.3 * min(1.0, kept / len(_skeleton(long)))
+    return INITIAL + 0.3 * min(1.0, kept / len(_skeleton(long)))
 
 
 @lru_cache(maxsize=262144)
