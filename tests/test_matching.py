@@ -43,6 +43,7 @@ def test_a_column_prefixed_with_its_tables_abbreviation_loses_the_prefix() -> No
         ("city", "country_code"),
         ("so", "season"),  # a kept vowel with the consonants around it skipped: no abbreviation
         ("lname", "location"),  # ln + ame is no reading: ame means nothing
+        ("stor_location", "state"),  # st + or is no reading of stor: or is a letter pair
     ],
 )
 def test_different_names_stay_apart(a: str, b: str) -> None:

@@ -94,8 +94,12 @@ def _split_readings(ws: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[st
 
 def _explained(piece: str, other: tuple[str, ...]) -> bool:
     """A piece of a cut token is a reading only if it means something: a word, or at least an
-    initial of a word of the other name (``ln`` + ``ame`` is no reading of ``lname``)."""
-    return is_word(piece) or max((word_similarity(piece, o) for o in other), default=0.0) >= INITIAL
+    initial of a word of the other name (``ln`` + ``ame`` is no reading of ``lname``). A
+    two-letter piece is no word by itself: WordNet lists most letter pairs (``or``, operating
+    room), so ``stor`` (store) would read as ``st`` + ``or`` and then as ``state``."""
+    if len(piece) >= 3 and is_word(piece):
+        return True
+    return max((word_similarity(piece, o) for o in other), default=0.0) >= INITIAL
 
 
 def _merge_initials(wa: tuple[str, ...], wb: tuple[str, ...]) -> tuple[str, ...]:
