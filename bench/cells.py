@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +212,87 @@ def score_tables(
     review = Review.load(project)
     maps = _Mappings(target_dsn)
     types = _target_types(target_dsn)
+    tables = _keyed_as_the_product(tables, review, legacy_dsn)
     by_name = {t.target: t for t in tables}
     return [
         _score_table(tt, by_name, legacy_dsn, target_dsn, review, maps, types, sample, filters)
         for tt in tables
     ]
+
+
+def _product_key(mapping: dict[str, Any]) -> list[str]:
+    got = mapping.get("key_source")
+    if isinstance(got, str):
+        return [got]
+    return [str(k) for k in got] if isinstance(got, list) else []
+
+
+def _keyed_as_the_product(
+    tables: list[TableTruth], review: Review, legacy_dsn: str
+) -> list[TableTruth]:
+    """Rows paired by the key the product chose, where it chose another legacy key.
+
+    A table with no declared key is identified by a column set unique in its data, and
+    several may be: the truth names one (often every column), the product the smallest it
+    found. Either identifies the same rows, so cells are paired through the product's, once
+    the legacy data confirms it is unique there; references into the table are then expected
+    as the referenced row's values of that key. Where it is not unique (rows the product
+    would have collapsed), the truth's key stays, and the collapsed rows count as absent."""
+    out: list[TableTruth] = []
+    rekeyed: dict[str, tuple[TableTruth, list[str]]] = {}
+    with psycopg.connect(legacy_dsn) as conn:
+        for tt in tables:
+            key = _product_key(review.mapping(tt.target))
+            if (
+                tt.key_kind != "uuid"
+                or tt.union
+                or tt.split_of
+                or not key
+                or [norm(k) for k in key] == [norm(k) for k in tt.legacy_key]
+            ):
+                out.append(tt)
+                continue
+            cols = ", ".join(f"l.{qi(k)}" for k in key)
+            try:
+                row = conn.execute(
+                    f"SELECT count(*) = count(DISTINCT ({cols}, 0)) "  # type: ignore[arg-type]
+                    f"FROM {_sql_name(tt.source)} l"
+                ).fetchone()
+            except psycopg.Error:
+                conn.rollback()
+                row = None
+            if not row or not row[0]:
+                out.append(tt)
+                continue
+            new = replace(tt, legacy_key=key)
+            rekeyed[tt.target] = (tt, key)
+            out.append(new)
+    if not rekeyed:
+        return out
+    return [_references_rekeyed(tt, rekeyed) for tt in out]
+
+
+def _references_rekeyed(
+    tt: TableTruth, rekeyed: dict[str, tuple[TableTruth, list[str]]]
+) -> TableTruth:
+    """A reference into a re-keyed table is expected as its row's values of the new key."""
+    columns = []
+    for c in tt.columns:
+        hit = rekeyed.get(c.references or "") if c.kind == "fk" else None
+        if hit is None or not c.expected:
+            columns.append(c)
+            continue
+        parent, key = hit
+        if len(parent.legacy_key) != len(c.expected):
+            columns.append(c)
+            continue
+        match = " AND ".join(
+            f"p.{qi(k)} = ({e})" for k, e in zip(parent.legacy_key, c.expected, strict=True)
+        )
+        source = _sql_name(parent.source)
+        expected = [f"(SELECT p.{qi(k)} FROM {source} p WHERE {match} LIMIT 1)" for k in key]
+        columns.append(replace(c, expected=expected))
+    return replace(tt, columns=columns)
 
 
 def _score_table(
