@@ -31,6 +31,7 @@ from agents.execution import PART
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
 from agents.matching.names import (
+    kindred_similarity,
     matches_any,
     names_legacy,
     subject_words,
@@ -517,6 +518,7 @@ def _orphan_decision(
 
 
 PLAUSIBLE = 0.35  # a candidate this close to a column left empty is worth a question
+KINDRED_MIN = 0.25  # kindred words at most three levels apart (names.kindred_similarity)
 OPAQUE_ID_FIT = 0.5  # an integer reference into a text column: a type fit, not a meaning
 HOP_DISCOUNT = 0.95  # per fold hop: on equal evidence, the row's own column is the simpler truth
 EMPTY_DISCOUNT = 0.5  # evidence for a legacy column that holds no value at all
@@ -668,6 +670,61 @@ def _eliminate(
                 f"the only legacy column of a fitting type left for the required {tcol.name}",
             )
             taken.add(left[0].name)
+
+
+def _kindred_guesses(
+    src: TableInfo,
+    tgt: TableInfo,
+    wanted: list[ColumnInfo],
+    chosen: Mapping[str, tuple[str, float, float, str]],
+    used: set[str],
+) -> list[tuple[str, str, float, float]]:
+    """Columns that may be empty and that no name matched, each paired with a legacy column
+    left over whose name is only a near word for it (``town`` / ``city``, ``location`` /
+    ``address``): a redesign's rename that WordNet knows as kindred words, not synonyms.
+
+    Only between what both sides left over, one to one (:func:`assign`), of a fitting type and
+    with data, and never where two candidates are alike (a question stays). The score is the
+    weak name evidence blended with the type as any match's, below the match threshold, so
+    the guess is listed for review: right, the rows keep a value a rename would have lost;
+    wrong, the reviewer sees it (a column the redesign added, say)."""
+    taken = used | {c[0] for c in chosen.values()}
+    links = {c for fk in src.foreign_keys for c in fk.columns}
+    rows = [t for t in wanted if t.name not in chosen and t.nullable and not t.has_default]
+    free = [
+        s
+        for s in src.columns
+        if s.name not in taken
+        and s.name not in links
+        and s.name not in src.primary_key
+        and not _all_null(src, s.name)
+    ]
+    if not rows or not free:
+        return []
+    ttable, stable = bare(tgt.name), bare(src.name)
+    matrix = [
+        [
+            kin
+            if _type_fit(s, t) >= 0.9
+            and (
+                kin := kindred_similarity(
+                    strip_table_words(t.name, ttable), strip_table_words(s.name, stable)
+                )
+            )
+            >= KINDRED_MIN
+            else 0.0
+            for s in free
+        ]
+        for t in rows
+    ]
+    out = []
+    for i, j in assign(matrix, threshold=KINDRED_MIN).items():
+        if ties(matrix, i, j) >= 0.5:
+            continue
+        kin = matrix[i][j]
+        score = min(0.75 * kin + 0.25 * _type_fit(free[j], rows[i]), MATCH_THRESHOLD - 0.01)
+        out.append((rows[i].name, free[j].name, round(score, 4), kin))
+    return out
 
 
 def _closest_guesses(
@@ -1243,6 +1300,16 @@ def propose_table(
         # hand-written ones: too few, and too different, for the fit to vouch for it.
         _, score, name, _ = chosen[tname]
         evidence[tname] = {"score": score, "name": name, "unassigned": 1.0, "guess": 1.0}
+    for tname, sname, score, kin in _kindred_guesses(src, tgt, wanted, chosen, used | claimed):
+        chosen[tname] = (
+            sname,
+            score,
+            kin,
+            f"no name matched {tname}; {sname}, left over too, is a near word for it "
+            f"(WordNet: kinds of the same thing, name evidence {kin:.2f}): a guess, for review",
+        )
+        evidence[tname] = {"score": score, "name": kin, "unassigned": 1.0, "guess": 1.0}
+        used.add(sname)
     for tname, (_, score, name, _) in chosen.items():
         # Not from the assignment: the enum's values or the advisor chose it.
         evidence.setdefault(tname, {"score": score, "name": name, "unassigned": 1.0})

@@ -4,10 +4,15 @@ import random
 
 import pytest
 
-from agents.data_mapping import column_name_similarity, parse_fit
+from agents.data_mapping import (
+    MATCH_THRESHOLD,
+    _kindred_guesses,
+    column_name_similarity,
+    parse_fit,
+)
 from agents.matching import calibration
 from agents.matching.assignment import ties
-from agents.matching.names import name_similarity, strip_table_words, words
+from agents.matching.names import kindred_similarity, name_similarity, strip_table_words, words
 from agents.matching.values import classify_values
 from agents.models import ColumnInfo, ColumnProfile, TableInfo
 from agents.planning import column_coverage
@@ -187,3 +192,34 @@ def test_a_column_stripped_of_its_tables_name_does_not_match_another_owners_colu
     tables = frozenset({"city", "nation"})
     assert column_name_similarity("nation_name", "city", "name", "city", tables) < 0.6
     assert column_name_similarity("unit_price", "line", "price", "line", tables) >= 0.85
+
+
+def test_kindred_words_are_weak_evidence_only_where_a_kinship_carries_it() -> None:
+    assert kindred_similarity("town", "city") > 0.25  # both municipalities
+    assert kindred_similarity("billing_location", "billing_address") > 0.5
+    # The shared word alone is what the name match already weighed.
+    assert kindred_similarity("billing_location", "billing_city") == 0.0
+    assert kindred_similarity("notes", "address") == 0.0
+
+
+def test_a_column_no_name_matched_takes_a_kindred_leftover_for_review() -> None:
+    legacy = _table(
+        "customer",
+        {"customer_id": "integer", "name": "text", "city": "text", "address": "text"},
+        ["customer_id"],
+    )
+    target = _table(
+        "clients",
+        {"id": "uuid", "name": "text", "town": "text", "location": "text", "notes": "text"},
+        ["id"],
+    )
+    wanted = [c for c in target.columns if c.name != "id"]
+    chosen = {"name": ("name", 1.0, 1.0, "name")}
+    got = {
+        t: (s, score) for t, s, score, _ in _kindred_guesses(legacy, target, wanted, chosen, set())
+    }
+    assert {t: s for t, (s, _) in got.items()} == {"town": "city", "location": "address"}
+    # Below the match threshold: listed for review, never written as sure.
+    assert all(score < MATCH_THRESHOLD for _, score in got.values())
+    # A column the redesign added (notes) takes nothing: no near word is left for it.
+    assert "notes" not in got

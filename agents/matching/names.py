@@ -37,6 +37,7 @@ from agents.matching.lexicon import (
     base_form,
     conventional_abbreviations,
     is_word,
+    kindred,
     naming_conventions,
     relatedness,
     segment,
@@ -236,6 +237,32 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = T
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
     return round(min(max(score, floor), 0.99), 4)
+
+
+def _kin_word(a: str, b: str) -> tuple[float, bool]:
+    """A word pair's score, and whether only kinship gave it: ``1 / (1 + levels apart)``
+    through the nearest thing both are kinds of (a shared later sense is 1)."""
+    plain = word_similarity(a, b)
+    apart = kindred(a, b) if plain < STRONG else None
+    kin = 1.0 / (1 + apart) if apart is not None else 0.0
+    return (kin, True) if kin > plain else (plain, False)
+
+
+@lru_cache(maxsize=65536)
+def kindred_similarity(a: str, b: str) -> float:
+    """Weak name evidence for columns no name matched: their words aligned as in
+    :func:`name_similarity`, kindred words (``town`` / ``city``) counting ``1 / (1 + levels
+    apart)``; 0 unless a kindred pair carries part of it (``billing_city`` has nothing of
+    ``billing_location`` but the shared word, which the match already weighed)."""
+    wa, wb = words(a), words(b)
+    if not wa or not wb:
+        return 0.0
+    pairs = [[_kin_word(x, y) for y in wb] for x in wa]
+    matrix = np.array([[v for v, _ in row] for row in pairs])
+    rows, cols = linear_sum_assignment(matrix, maximize=True)
+    if not any(pairs[r][c][1] and matrix[r, c] > 0 for r, c in zip(rows, cols, strict=True)):
+        return 0.0
+    return round(float(matrix[rows, cols].sum()) / max(len(wa), len(wb)), 4)
 
 
 def matches_any(word: str, others: Iterable[str]) -> bool:
