@@ -1728,6 +1728,7 @@ def _enum_rule(
         kind="enum",
         source=scol.name,
         value_map=value_map,
+        value_confidence={r.value: round(r.confidence, 3) for r in results if r.label},
         confidence=round(min(conf, min_conf), 3),
         rationale=rationale,
     ), decisions

@@ -201,6 +201,11 @@ class ColumnRule(Model):
     timezone: str | None = Field(default=None, description="timestamp: zone of naive values")
     code: str | None = Field(default=None, description="code: Python defining transform(df)")
     confidence: float = Field(default=1.0, description="0..1, how sure the agent is")
+    value_confidence: dict[str, float] = Field(
+        default_factory=dict,
+        description="enum: how sure each legacy value's label is, 0..1 (the rule's confidence "
+        "is the least of them; a value below the review threshold is asked)",
+    )
     rationale: str = Field(default="", description="Evidence behind the rule")
     evidence: dict[str, float] = Field(
         default_factory=dict,

@@ -497,6 +497,9 @@ class MappingScore:
     values_proposed_right: int = 0
     values_proposed: int = 0  # proposed entries on columns the truth gives a value map
     misses: list[str] = field(default_factory=list)
+    # (confidence, right) of every proposed value-map entry the truth gives, where the rule
+    # says how sure it was of that value (enum rules: ColumnRule.value_confidence)
+    values: list[tuple[float, bool]] = field(default_factory=list)
 
 
 def _same(a: object, b: object) -> bool:
@@ -528,6 +531,9 @@ def score_mappings(tables: list[TableTruth], project: Path) -> MappingScore:
             if not c.value_map:
                 continue
             proposed = {str(k): v for k, v in ((rule or {}).get("value_map") or {}).items()}
+            sure = {
+                str(k): float(v) for k, v in ((rule or {}).get("value_confidence") or {}).items()
+            }
             for legacy, label in c.value_map.items():
                 out.values_truth += 1
                 p = proposed.get(legacy)
@@ -535,6 +541,8 @@ def score_mappings(tables: list[TableTruth], project: Path) -> MappingScore:
                     out.values_right += 1
                 else:
                     out.misses.append(f"{tt.target}.{c.target}[{legacy!r}]: {p} not {label}")
+                if p is not None and legacy in sure:
+                    out.values.append((sure[legacy], _same(p, label)))
             for legacy, p in proposed.items():
                 out.values_proposed += 1
                 out.values_proposed_right += _same(p, c.value_map.get(legacy))

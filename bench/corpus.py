@@ -65,6 +65,7 @@ from tests.corpus_db import CORPUS, legacy_sql, load_dump, run_checks  # noqa: E
 DEFAULT_SEEDS = (0, 24)
 RULES: list[dict[str, object]] = []  # one record per scored rule, over every case
 CASES: list[tuple[str, float, int]] = []  # (case, share of cells right, silent wrong cells)
+VALUES: list[tuple[float, bool]] = []  # (confidence, right) per proposed enum value, all cases
 KINDS: dict[str, list[int]] = {}  # truth kind -> [columns, wrong columns, wrong cells, silent]
 
 
@@ -90,7 +91,13 @@ def calibration_table() -> list[str]:
         for r in judged
     ]
     unjudged = sum(1 for r in RULES if r["confidence"] is not None) - len(judged)
-    rows = ["| confidence | rules | right | share right |", "|---|---:|---:|---:|"]
+    rows = _buckets(calibration, "rules")
+    rows.append(f"rules whose rows were never written (not judged): {unjudged}")
+    return rows
+
+
+def _buckets(calibration: list[tuple[float, bool]], what: str) -> list[str]:
+    rows = [f"| confidence | {what} | right | share right |", "|---|---:|---:|---:|"]
     for lo, hi in ((0.0, 0.6), (0.6, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.01)):
         got = [ok for c, ok in calibration if lo <= c < hi]
         if got:
@@ -99,10 +106,10 @@ def calibration_table() -> list[str]:
                 f"{sum(got) / len(got):.0%} |"
             )
     wrong = [c for c, ok in calibration if not ok]
+    one = what.rstrip("s")
     rows.append(
-        f"highest confidence of a wrong rule: {max(wrong):.3f}" if wrong else "no wrong rule"
+        f"highest confidence of a wrong {one}: {max(wrong):.3f}" if wrong else f"no wrong {one}"
     )
-    rows.append(f"rules whose rows were never written (not judged): {unjudged}")
     return rows
 
 
@@ -233,6 +240,7 @@ def print_mapping_score(case: str, m: cells.MappingScore) -> None:
         f"{pct(m.values_proposed_right, m.values_proposed)} "
         f"recall {pct(m.values_right, m.values_truth)}"
     )
+    VALUES.extend(m.values)
     for miss in m.misses[:15]:
         print(f"    ~ {miss}")
     if len(m.misses) > 15:
@@ -386,6 +394,9 @@ def main(argv: list[str]) -> None:
         server.stop()
     print("calibration (a rule is right when every cell it wrote is right):")
     for line in calibration_table():
+        print(line)
+    print("value calibration (each proposed enum value against the truth's label):")
+    for line in _buckets(VALUES, "values"):
         print(line)
     print("misses by kind of target column (truth's kind):")
     print("| kind | columns | wrong columns | wrong cells | silent wrong cells |")

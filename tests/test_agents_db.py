@@ -191,6 +191,11 @@ def test_open_decision_blocks_the_run_until_answered(make_db, tmp_path: Path) ->
     eff = effective_mapping(mapping, accept_proposals=True)
     roles = {r.target: r for r in eff.columns}["role_type"]
     assert roles.value_map["Supervisor"] is None
+    # Each mapped value says how sure it is; the rule is as sure as its least sure value.
+    proposed = {r.target: r for r in mapping.columns}["role_type"]
+    assert "Supervisor" not in proposed.value_confidence
+    assert set(proposed.value_confidence) == {k for k, v in proposed.value_map.items() if v}
+    assert proposed.confidence <= min(proposed.value_confidence.values())
 
 
 def test_a_fixed_row_leaves_the_rejects_on_the_next_run(shop) -> None:
