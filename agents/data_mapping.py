@@ -679,9 +679,10 @@ def _kindred_guesses(
     chosen: Mapping[str, tuple[str, float, float, str]],
     used: set[str],
 ) -> list[tuple[str, str, float, float]]:
-    """Columns that may be empty and that no name matched, each paired with a legacy column
-    left over whose name is only a near word for it (``town`` / ``city``, ``location`` /
-    ``address``): a redesign's rename that WordNet knows as kindred words, not synonyms.
+    """Columns that no name matched (and, if required, nothing else filled), each paired with
+    a legacy column left over whose name is only a near word for it (``town`` / ``city``,
+    ``location`` / ``address``): a redesign's rename that WordNet knows as kindred words, not
+    synonyms.
 
     Only between what both sides left over, one to one (:func:`assign`), of a fitting type and
     with data, and never where two candidates are alike (a question stays). The score is the
@@ -690,7 +691,7 @@ def _kindred_guesses(
     wrong, the reviewer sees it (a column the redesign added, say)."""
     taken = used | {c[0] for c in chosen.values()}
     links = {c for fk in src.foreign_keys for c in fk.columns}
-    rows = [t for t in wanted if t.name not in chosen and t.nullable and not t.has_default]
+    rows = [t for t in wanted if t.name not in chosen and not t.has_default]
     free = [
         s
         for s in src.columns

@@ -213,6 +213,8 @@ def test_a_column_no_name_matched_takes_a_kindred_leftover_for_review() -> None:
         {"id": "uuid", "name": "text", "town": "text", "location": "text", "notes": "text"},
         ["id"],
     )
+    # A required column too: without a source every row would be rejected.
+    target.columns[2] = target.columns[2].model_copy(update={"nullable": False})
     wanted = [c for c in target.columns if c.name != "id"]
     chosen = {"name": ("name", 1.0, 1.0, "name")}
     got = {
