@@ -641,10 +641,15 @@ def _eliminate(
     wanted: list[ColumnInfo],
     chosen: dict[str, tuple[str, float, float, str]],
     used: set[str],
+    evidence: dict[str, dict[str, float]],
 ) -> None:
     """A required column left without a source, and exactly one legacy column of a fitting
     type left unused: that is its source by elimination, proposed at a confidence that sends
-    it to review."""
+    it to review.
+
+    Chosen because nothing else was left, it has no evidence of its own, so its confidence is
+    never above its score (a guess, listed for review). Right in every tuning case, wrong in
+    one of six hand-written ones: too few, and too different, for the fit to vouch for it."""
     taken = used | {c[0] for c in chosen.values()}
     open_required = [
         t for t in wanted if t.name not in chosen and not t.nullable and not t.has_default
@@ -669,6 +674,7 @@ def _eliminate(
                 0.0,
                 f"the only legacy column of a fitting type left for the required {tcol.name}",
             )
+            evidence[tcol.name] = {"score": 0.55, "name": 0.0, "unassigned": 1.0, "guess": 1.0}
             taken.add(left[0].name)
 
 
@@ -690,15 +696,13 @@ def _kindred_guesses(
     the guess is listed for review: right, the rows keep a value a rename would have lost;
     wrong, the reviewer sees it (a column the redesign added, say)."""
     taken = used | {c[0] for c in chosen.values()}
-    links = {c for fk in src.foreign_keys for c in fk.columns}
+    # As in _eliminate: a reference is no data, but the parts of a composite one are.
+    links = {c for fk in src.foreign_keys if len(fk.columns) == 1 for c in fk.columns}
     rows = [t for t in wanted if t.name not in chosen and not t.has_default]
     free = [
         s
         for s in src.columns
-        if s.name not in taken
-        and s.name not in links
-        and s.name not in src.primary_key
-        and not _all_null(src, s.name)
+        if s.name not in taken and s.name not in links and not _all_null(src, s.name)
     ]
     if not rows or not free:
         return []
@@ -1293,14 +1297,7 @@ def propose_table(
             folds[tname] = cand
         else:
             used.add(cand.column.name)
-    before = set(chosen)
-    _eliminate(src, wanted, chosen, used | claimed)
-    for tname in set(chosen) - before:
-        # Chosen because nothing else was left: no evidence of its own, so never surer than
-        # its score (listed for review). Right in every tuning case, wrong in one of six
-        # hand-written ones: too few, and too different, for the fit to vouch for it.
-        _, score, name, _ = chosen[tname]
-        evidence[tname] = {"score": score, "name": name, "unassigned": 1.0, "guess": 1.0}
+    _eliminate(src, wanted, chosen, used | claimed, evidence)
     for tname, sname, score, kin in _kindred_guesses(src, tgt, wanted, chosen, used | claimed):
         chosen[tname] = (
             sname,
@@ -1311,6 +1308,7 @@ def propose_table(
         )
         evidence[tname] = {"score": score, "name": kin, "unassigned": 1.0, "guess": 1.0}
         used.add(sname)
+    _eliminate(src, wanted, chosen, used | claimed, evidence)  # a kindred guess may leave one
     for tname, (_, score, name, _) in chosen.items():
         # Not from the assignment: the enum's values or the advisor chose it.
         evidence.setdefault(tname, {"score": score, "name": name, "unassigned": 1.0})

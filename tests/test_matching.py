@@ -5,6 +5,7 @@ import random
 import pytest
 
 from agents.data_mapping import (
+    KINDRED_MIN,
     MATCH_THRESHOLD,
     _kindred_guesses,
     column_name_similarity,
@@ -200,6 +201,8 @@ def test_kindred_words_are_weak_evidence_only_where_a_kinship_carries_it() -> No
     # The shared word alone is what the name match already weighed.
     assert kindred_similarity("billing_location", "billing_city") == 0.0
     assert kindred_similarity("notes", "address") == 0.0
+    # Contained, as names are: season meets year (both time periods), and yearID adds an id.
+    assert kindred_similarity("season", "yearID") >= KINDRED_MIN
 
 
 def test_a_column_no_name_matched_takes_a_kindred_leftover_for_review() -> None:

@@ -15,6 +15,10 @@ models, none of which lists a pair seen in one schema:
   carry no identity and are dropped when other words remain;
 - near spellings (``colour`` / ``color``).
 
+Apart from these, :func:`kindred_similarity` reads words WordNet has as kinds of the same thing
+(``town`` / ``city``): evidence too weak for a match (``country`` / ``city`` are kindred too),
+offered only between the columns a match left over.
+
 The word pairs are aligned one to one (the best total), and the name score is the aligned
 share of the longer name, or, when one name's words are all found in the other, a slightly
 discounted share of the shorter (``email_addr`` / ``email``).
@@ -253,7 +257,9 @@ def kindred_similarity(a: str, b: str) -> float:
     """Weak name evidence for columns no name matched: their words aligned as in
     :func:`name_similarity`, kindred words (``town`` / ``city``) counting ``1 / (1 + levels
     apart)``; 0 unless a kindred pair carries part of it (``billing_city`` has nothing of
-    ``billing_location`` but the shared word, which the match already weighed)."""
+    ``billing_location`` but the shared word, which the match already weighed). As there,
+    a name whose every word meets one of the other's is contained in it, at a discount for
+    the other's extra words (``season`` in ``yearID``)."""
     wa, wb = words(a), words(b)
     if not wa or not wb:
         return 0.0
@@ -262,7 +268,12 @@ def kindred_similarity(a: str, b: str) -> float:
     rows, cols = linear_sum_assignment(matrix, maximize=True)
     if not any(pairs[r][c][1] and matrix[r, c] > 0 for r, c in zip(rows, cols, strict=True)):
         return 0.0
-    return round(float(matrix[rows, cols].sum()) / max(len(wa), len(wb)), 4)
+    picked = matrix[rows, cols]
+    total, short, long = float(picked.sum()), min(len(wa), len(wb)), max(len(wa), len(wb))
+    score = total / long
+    if int((picked > 0).sum()) == short:
+        score = max(score, (CONTAINED - 0.1 * max(0, long - short - 1)) * total / short)
+    return round(score, 4)
 
 
 def matches_any(word: str, others: Iterable[str]) -> bool:
