@@ -31,6 +31,7 @@ from agents.execution import PART
 from agents.matching import calibration
 from agents.matching.assignment import assign, runners_up, ties
 from agents.matching.names import (
+    explained,
     kindred_similarity,
     matches_any,
     names_legacy,
@@ -1261,7 +1262,7 @@ def propose_table(
     for i, j in assign(scores, threshold=MATCH_THRESHOLD).items():
         tname, cand = wanted[i].name, offered[j]
         what = cand.label()
-        evidence[tname] = _evidence(scores, names, i, j, cand, tcol=wanted[i])
+        evidence[tname] = _evidence(scores, names, i, j, cand, tcol=wanted[i], offered=offered)
         why = f"name similarity {names[i][j]:.2f} ({what} -> {tname})"
         if picked.get(i, (None, ""))[0] == j:
             evidence[tname]["llm"] = 1.0
@@ -1446,12 +1447,24 @@ def _evidence(
     cand: "_Candidate",
     *,
     tcol: ColumnInfo,
+    offered: list["_Candidate"],
 ) -> dict[str, float]:
     """What the calibration reads about one assigned pair: its scores, and how clearly it won
-    (the margin over this target's next candidate, and over this candidate's next target)."""
+    (the margin over this target's next candidate, and over this candidate's next target).
+
+    ``outexplained``: another candidate means more of the target's words than this one. A
+    short name read as contained in a long one (``name`` in ``location_street_name``) can
+    outscore a column that says more of it (``address_street_name``); two readings, each
+    winning on its own terms, are no sure pick."""
     row = scores[i]
     score = row[j]
     other_c, other_t = runners_up(scores, i, j)
+    mine = explained(tcol.name, cand.column.name)
+    more = any(
+        row[k] > 0 and explained(tcol.name, o.column.name) > mine
+        for k, o in enumerate(offered)
+        if k != j
+    )
     return {
         "score": round(score, 4),
         "name": round(names[i][j], 4),
@@ -1461,6 +1474,7 @@ def _evidence(
         "tied": ties(scores, i, j),
         "nullable": float(tcol.nullable),
         **({"bare": 1.0} if cand.via and not cand.says_whose(tcol.name) else {}),
+        **({"outexplained": 1.0} if more else {}),
     }
 
 

@@ -143,6 +143,11 @@ _TEXT_HINTS = ("name", "title", "label", "description", "desc", "nm")
 
 
 # ----------------------------------------------------------------------------- legacy catalog
+def _spelled(name: str) -> str:
+    """A name as its letters and digits: ``Notes``, ``notes`` and ``NOTES`` are one name."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 @dataclass
 class LegacyColumn:
     name: str
@@ -694,7 +699,11 @@ class _Gen:
             }
             key_columns.sort(key=order.__getitem__)
         if rng.random() < 0.35:
-            cols.append(self._added(taken))
+            added = self._added(taken)
+            # A new column named as a legacy one of the table (``notes`` beside a ``notes``
+            # renamed ``remarks``) is that column to any reader: its truth would be unknowable.
+            if _spelled(added.target) not in {_spelled(c.name) for c in t.columns}:
+                cols.append(added)
         return TableTruth(
             target=target,
             source=t.qname,

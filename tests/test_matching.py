@@ -13,7 +13,13 @@ from agents.data_mapping import (
 )
 from agents.matching import calibration
 from agents.matching.assignment import ties
-from agents.matching.names import kindred_similarity, name_similarity, strip_table_words, words
+from agents.matching.names import (
+    explained,
+    kindred_similarity,
+    name_similarity,
+    strip_table_words,
+    words,
+)
 from agents.matching.values import classify_values
 from agents.models import ColumnInfo, ColumnProfile, TableInfo
 from agents.planning import column_coverage
@@ -228,3 +234,21 @@ def test_a_column_no_name_matched_takes_a_kindred_leftover_for_review() -> None:
     assert all(score < MATCH_THRESHOLD for _, score in got.values())
     # A column the redesign added (notes) takes nothing: no near word is left for it.
     assert "notes" not in got
+
+
+def test_a_code_with_a_digit_reads_as_initials_of_a_label_with_a_number() -> None:
+    got = {c.value: c.label for c in classify_values(["N3", "N6"], ["net_30", "net_60", "cod"])}
+    assert got == {"N3": "net_30", "N6": "net_60"}
+
+
+def test_an_abbreviated_plural_in_ies_loses_it_as_english_does() -> None:
+    assert words("ctries") == ("ctry",)
+    assert name_similarity("ctries", "country", is_table=True) >= 0.85
+
+
+def test_a_short_name_contained_in_a_long_one_is_no_sure_pick_beside_one_saying_more() -> None:
+    # name is contained in location_street_name, address_street_name means two of its words:
+    # each wins on its own terms, so a pick between them is at most even odds.
+    target = "location_street_name"
+    assert explained(target, "address_street_name") > explained(target, "name")
+    assert calibration.bounded(0.99, {"outexplained": 1.0}) <= 0.5

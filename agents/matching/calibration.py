@@ -35,8 +35,10 @@ L2 = 0.1  # ridge on the weights: a few hundred records must not give extreme co
 # cannot tell apart from the chosen one (agents.matching.assignment.ties); ``guess`` marks a
 # candidate proposed below the match threshold, never surer than its own score; ``bare``
 # marks a fold whose names never say whose value it is (``notes`` read from a lookup), a
-# reading no likelier than the other one, the row's own new column: at most even odds.
-BOUNDS = frozenset({"tied", "guess", "bare"})
+# reading no likelier than the other one, the row's own new column: at most even odds;
+# ``outexplained`` marks a pick that another candidate beats on how many of the target's
+# words it means (a short name contained in a long one): two readings, at most even odds.
+BOUNDS = frozenset({"tied", "guess", "bare", "outexplained"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def bounded(p: float, evidence: Mapping[str, float]) -> float:
         p = min(p, 1.0 / (1.0 + tied))
     if evidence.get("guess"):
         p = min(p, float(evidence.get("score", 0.0)))
-    if evidence.get("bare"):
+    if evidence.get("bare") or evidence.get("outexplained"):
         p = min(p, 0.5)
     return p
 

@@ -235,8 +235,8 @@ def base_form(word: str) -> str:
 
     WordNet's morphology knows exceptions (``bus``, ``status``); inflect's singulars cover
     plurals WordNet keeps as lemmas (``people`` -> ``person``). A word WordNet lacks (an
-    abbreviation, a coined name) loses a plain plural ``s`` only. Short words are left alone:
-    ``ms`` is not a plural.
+    abbreviation, a coined name) loses a plural ending only: ``-ies`` for ``-y``, or ``s``.
+    Short words are left alone: ``ms`` is not a plural.
     """
     if len(word) <= 3 or not word.isalpha():
         return word
@@ -248,6 +248,8 @@ def base_form(word: str) -> str:
             found = _morphy(word, p, lex)
             if found:
                 return found
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"  # English's -ies plural: ctries (countries) -> ctry
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word

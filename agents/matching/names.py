@@ -243,6 +243,26 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = T
     return round(min(max(score, floor), 0.99), 4)
 
 
+@lru_cache(maxsize=262144)
+def explained(a: str, b: str) -> int:
+    """How many words of ``a`` some word of ``b`` means: the strong pairs of their best
+    alignment, initials merged and glued tokens cut as in :func:`name_similarity`."""
+    wa, wb = words(a), words(b)
+    if not wa or not wb:
+        return 0
+
+    def strong(xa: tuple[str, ...], xb: tuple[str, ...]) -> int:
+        xb = _merge_initials(xa, xb)
+        return _aligned(_merge_initials(xb, xa), xb)[1]
+
+    best = strong(wa, wb)
+    for side, other, flip in ((wa, wb, False), (wb, wa, True)):
+        for variant, pieces in _split_readings(side):
+            if all(_explained(piece, other) for piece in pieces):
+                best = max(best, strong(other, variant) if flip else strong(variant, other))
+    return best
+
+
 def _kin_word(a: str, b: str) -> tuple[float, bool]:
     """A word pair's score, and whether only kinship gave it: ``1 / (1 + levels apart)``
     through the nearest thing both are kinds of (a shared later sense is 1)."""

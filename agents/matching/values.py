@@ -100,13 +100,16 @@ def _words_score(tokens: list[str], label: str) -> float:
 
 
 def _code_score(code: str, label: str) -> tuple[float, str]:
-    """A short code read against the label: initials, prefix, letters in order."""
+    """A short code read against the label: initials (a number's first digit among them:
+    ``N3`` for ``net_30``), prefix, letters in order."""
     lw = _label_words(label)
     compact = "".join(lw)
-    if not code.isalpha() or not compact:
+    if not code.isalnum() or not code[0].isalpha() or not compact:
         return 0.0, ""
     if len(lw) > 1 and 2 <= len(code) <= 5 and "".join(w[0] for w in lw) == code:
         return 0.9, f"'{code.upper()}' are the initials of '{label}'"
+    if not code.isalpha():
+        return 0.0, ""
     if len(code) <= 3 and compact.startswith(code):
         return (0.8 if len(code) == 1 else 0.85), f"'{code.upper()}' is how '{label}' begins"
     score = abbreviation_score(code, compact, vowels=True)
