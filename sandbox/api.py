@@ -40,6 +40,7 @@ from sandbox.text import clean, clean_bytes
 
 Backend = Literal["auto", "local", "docker"]
 CHILD = Path(__file__).with_name("child.py")
+MEMORY_NEAR_CAP = 0.75  # a run that peaked above this share of its memory cap ran out of it
 
 
 @dataclass(frozen=True)
@@ -234,15 +235,17 @@ def _classify(kind: str, message: str, run: RunResult, limits: Limits) -> tuple[
         s in message for s in ("MemoryError", "Cannot allocate memory", "malloc of size")
     ):
         return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
-    if (
-        run.pids_refused
-        or "Resource temporarily unavailable" in message
-        or ("BlockingIOError" in message)
-    ):
+    eagain = "Resource temporarily unavailable" in message or "BlockingIOError" in message
+    # EAGAIN is also what a thread gets when its stack no longer fits under RLIMIT_DATA: a
+    # memory bomb then fails in a thread start. Near the memory cap, it is the memory.
+    near_cap = run.peak_memory >= MEMORY_NEAR_CAP * limits.memory_mb * 1024 * 1024
+    if run.pids_refused or (eagain and not near_cap):
         return (
             "forbidden",
             f"the transform tried to start more than {limits.max_processes} processes",
         )
+    if eagain:
+        return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
     if any(
         s in message
         for s in (

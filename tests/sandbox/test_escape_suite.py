@@ -124,6 +124,23 @@ def test_memory_bomb_is_stopped() -> None:
     assert err.kind == "memory" and "256 MB" in str(err)
 
 
+def test_a_thread_refused_at_the_memory_cap_is_reported_as_memory() -> None:
+    # A thread's stack that no longer fits under RLIMIT_DATA fails with EAGAIN, as a fork past
+    # the process cap does: the run's peak memory tells which limit it met.
+    from sandbox.api import _classify
+    from sandbox.run_result import RunResult
+
+    limits = Limits(memory_mb=256)
+    said = "RuntimeError: can't start new thread: Resource temporarily unavailable"
+    mb = 1024 * 1024
+    near = RunResult(status=1, log=b"", timed_out=False, layers=(), peak_memory=250 * mb)
+    far = RunResult(status=1, log=b"", timed_out=False, layers=(), peak_memory=20 * mb)
+    assert _classify("crashed", said, near, limits)[0] == "memory"
+    assert _classify("crashed", said, far, limits)[0] == "forbidden"
+    refused = RunResult(status=1, log=b"", timed_out=False, layers=(), pids_refused=True)
+    assert _classify("crashed", said, refused, limits)[0] == "forbidden"
+
+
 def test_cpu_spin_is_stopped() -> None:
     started = time.monotonic()
     err = hostile("def transform(df):\n    while True:\n        pass", timeout_s=2)
