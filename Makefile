@@ -30,7 +30,7 @@ typecheck: install
 	$(VENV)/bin/mypy agents resources migration_assets sandbox demo
 
 test: install lint typecheck
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup --durations=15
+	$(VENV)/bin/pytest -q -n 2 --durations=15
 
 bench: install
 	$(PY) bench/accuracy.py

@@ -175,7 +175,9 @@ def command(limits: Limits, indir: Path, outdir: Path) -> list[str]:
 def preexec(limits: Limits, group: cgroups.RunGroup | None) -> Callable[[], None]:
     uid = NOBODY if os.geteuid() == 0 else os.getuid()
     # RLIMIT_NPROC counts all processes of the (real) user: leave room for what already runs.
-    nproc = limits.max_processes + _user_process_count(uid)
+    # Where the run's cgroup holds it to max_processes exactly (pids.max), the rlimit is a
+    # backstop: twice the cap, so that a run started beside another is not starved by it.
+    nproc = limits.max_processes * (2 if group is not None else 1) + _user_process_count(uid)
     memory = limits.memory_mb * 1024 * 1024
     cpu_s = max(1, int(limits.timeout_s) + 1)
     fsize = limits.max_output_bytes
