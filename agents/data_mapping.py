@@ -637,6 +637,27 @@ def _composite_key_homes(
     return {}
 
 
+def _links(src: TableInfo) -> set[str]:
+    """The legacy columns that hold another table's identifier (single-column references): no
+    data of their own. The parts of a composite reference are data (a season, a team code)."""
+    return {fk.columns[0] for fk in src.foreign_keys if len(fk.columns) == 1}
+
+
+def _leftovers(src: TableInfo, taken: set[str]) -> list[ColumnInfo]:
+    """Legacy columns nothing took, holding data and no reference: elimination's candidates."""
+    links = _links(src)
+    return [
+        s
+        for s in src.columns
+        if s.name not in taken and s.name not in links and not _all_null(src, s.name)
+    ]
+
+
+def _guessed(score: float, name: float) -> dict[str, float]:
+    """The evidence of a proposal made below the match threshold: its score bounds it."""
+    return {"score": score, "name": name, "unassigned": 1.0, "guess": 1.0}
+
+
 def _eliminate(
     src: TableInfo,
     wanted: list[ColumnInfo],
@@ -657,17 +678,9 @@ def _eliminate(
     ]
     for tcol in open_required:
         # A legacy foreign key holds another table's identifiers, not a measure: it is no
-        # candidate by elimination (its information travels as a reference or a fold). The
-        # parts of a composite natural key are data too (a season, a team code).
-        links = {c for fk in src.foreign_keys if len(fk.columns) == 1 for c in fk.columns}
-        left = [
-            s
-            for s in src.columns
-            if s.name not in taken
-            and s.name not in links
-            and _type_fit(s, tcol) >= 0.9
-            and not _all_null(src, s.name)  # nothing to give a column that must have a value
-        ]
+        # candidate by elimination (its information travels as a reference or a fold); a
+        # column with no value has nothing to give a column that must have one.
+        left = [s for s in _leftovers(src, taken) if _type_fit(s, tcol) >= 0.9]
         if len(left) == 1:
             chosen[tcol.name] = (
                 left[0].name,
@@ -675,7 +688,7 @@ def _eliminate(
                 0.0,
                 f"the only legacy column of a fitting type left for the required {tcol.name}",
             )
-            evidence[tcol.name] = {"score": 0.55, "name": 0.0, "unassigned": 1.0, "guess": 1.0}
+            evidence[tcol.name] = _guessed(0.55, 0.0)
             taken.add(left[0].name)
 
 
@@ -696,15 +709,8 @@ def _kindred_guesses(
     weak name evidence blended with the type as any match's, below the match threshold, so
     the guess is listed for review: right, the rows keep a value a rename would have lost;
     wrong, the reviewer sees it (a column the redesign added, say)."""
-    taken = used | {c[0] for c in chosen.values()}
-    # As in _eliminate: a reference is no data, but the parts of a composite one are.
-    links = {c for fk in src.foreign_keys if len(fk.columns) == 1 for c in fk.columns}
     rows = [t for t in wanted if t.name not in chosen and not t.has_default]
-    free = [
-        s
-        for s in src.columns
-        if s.name not in taken and s.name not in links and not _all_null(src, s.name)
-    ]
+    free = _leftovers(src, used | {c[0] for c in chosen.values()})
     if not rows or not free:
         return []
     ttable, stable = bare(tgt.name), bare(src.name)
@@ -1221,7 +1227,7 @@ def propose_table(
     unique_targets = {u[0] for u in tgt.unique if len(u) == 1} - set(tgt.primary_key)
     scores: list[list[float]] = []
     names: list[list[float]] = []
-    references = {fk.columns[0] for fk in src.foreign_keys if len(fk.columns) == 1}
+    references = _links(src)
     for tcol in wanted:
         row, name_row = [], []
         for cand in offered:
@@ -1307,7 +1313,7 @@ def propose_table(
             f"no name matched {tname}; {sname}, left over too, is a near word for it "
             f"(WordNet: kinds of the same thing, name evidence {kin:.2f}): a guess, for review",
         )
-        evidence[tname] = {"score": score, "name": kin, "unassigned": 1.0, "guess": 1.0}
+        evidence[tname] = _guessed(score, kin)
         used.add(sname)
     _eliminate(src, wanted, chosen, used | claimed, evidence)  # a kindred guess may leave one
     for tname, (_, score, name, _) in chosen.items():

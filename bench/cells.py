@@ -286,9 +286,7 @@ def _references_rekeyed(
         if len(parent.legacy_key) != len(c.expected):
             columns.append(c)
             continue
-        match = " AND ".join(
-            f"p.{qi(k)} = ({e})" for k, e in zip(parent.legacy_key, c.expected, strict=True)
-        )
+        match = _parent_match(parent.legacy_key, c.expected)
         source = _sql_name(parent.source)
         expected = [f"(SELECT p.{qi(k)} FROM {source} p WHERE {match} LIMIT 1)" for k in key]
         columns.append(replace(c, expected=expected))
@@ -415,6 +413,11 @@ def _score_table(
     )
 
 
+def _parent_match(key: list[str], exprs: list[str]) -> str:
+    """SQL: the parent row (alias p) whose key parts equal a reference's expressions."""
+    return " AND ".join(f"p.{qi(k)} = ({e})" for k, e in zip(key, exprs, strict=True))
+
+
 def _reference_exprs(c: ColumnTruth, exprs: list[str], parent: TableTruth | None) -> list[str]:
     """A reference's expected parts. A link the legacy data leaves dangling (a constraint never
     enforced) cannot stand in the redesign, whose constraint refuses it: in a column that may
@@ -422,9 +425,7 @@ def _reference_exprs(c: ColumnTruth, exprs: list[str], parent: TableTruth | None
     plain = [f"({e})::text" for e in exprs]
     if parent is None or not c.nullable or len(parent.legacy_key) != len(exprs):
         return plain
-    match = " AND ".join(
-        f"p.{qi(k)} = ({e})" for k, e in zip(parent.legacy_key, exprs, strict=True)
-    )
+    match = _parent_match(parent.legacy_key, exprs)
     there = f"EXISTS (SELECT 1 FROM {_sql_name(parent.source)} p WHERE {match})"
     return [f"CASE WHEN {there} THEN {e} END" for e in plain]
 

@@ -231,21 +231,21 @@ def _classify(kind: str, message: str, run: RunResult, limits: Limits) -> tuple[
         return "output_size", (
             f"the transform wrote more output than the {limits.max_output_bytes} bytes allowed"
         )
-    if kind == "memory" or any(
-        s in message for s in ("MemoryError", "Cannot allocate memory", "malloc of size")
-    ):
-        return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
     eagain = "Resource temporarily unavailable" in message or "BlockingIOError" in message
     # EAGAIN is also what a thread gets when its stack no longer fits under RLIMIT_DATA: a
     # memory bomb then fails in a thread start. Near the memory cap, it is the memory.
     near_cap = run.peak_memory >= MEMORY_NEAR_CAP * limits.memory_mb * 1024 * 1024
-    if run.pids_refused or (eagain and not near_cap):
+    if (
+        kind == "memory"
+        or any(s in message for s in ("MemoryError", "Cannot allocate memory", "malloc of size"))
+        or (eagain and near_cap and not run.pids_refused)
+    ):
+        return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
+    if run.pids_refused or eagain:
         return (
             "forbidden",
             f"the transform tried to start more than {limits.max_processes} processes",
         )
-    if eagain:
-        return "memory", f"the transform needed more than {limits.memory_mb} MB of memory"
     if any(
         s in message
         for s in (

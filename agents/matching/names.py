@@ -215,6 +215,12 @@ def name_similarity(a: str, b: str, *, is_table: bool = False, contained: bool =
     return round(best, 4)
 
 
+def _contained(n: int, m: int) -> float:
+    """The share a name contained in another keeps: each word the longer name adds beyond the
+    first makes that reading less likely."""
+    return CONTAINED - 0.1 * max(0, abs(n - m) - 1)
+
+
 def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = True) -> float:
     if not wa or not wb:
         return 0.0
@@ -234,9 +240,7 @@ def _similarity(wa: tuple[str, ...], wb: tuple[str, ...], *, contained: bool = T
     if contained and matched == min(len(wa), len(wb)):
         # One name's words all in the other: the same thing, less said; each word the longer
         # name adds beyond the first makes that reading less likely.
-        extra = max(len(wa), len(wb)) - min(len(wa), len(wb))
-        share = CONTAINED - 0.1 * max(0, extra - 1)
-        score = max(score, share * total / min(len(wa), len(wb)))
+        score = max(score, _contained(len(wa), len(wb)) * total / min(len(wa), len(wb)))
     compact = fuzz.ratio("".join(wa), "".join(wb)) / 100.0
     if compact >= 0.85:  # lastname / last_nme: one spelling of the whole
         score = max(score, 0.9 * compact)
@@ -292,7 +296,7 @@ def kindred_similarity(a: str, b: str) -> float:
     total, short, long = float(picked.sum()), min(len(wa), len(wb)), max(len(wa), len(wb))
     score = total / long
     if int((picked > 0).sum()) == short:
-        score = max(score, (CONTAINED - 0.1 * max(0, long - short - 1)) * total / short)
+        score = max(score, _contained(short, long) * total / short)
     return round(score, 4)
 
 
